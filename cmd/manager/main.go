@@ -1,0 +1,133 @@
+/*
+Copyright 2026 The coex-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command manager runs coex-operator's controller manager: the reconcilers of CoexNumber and
+// MetaApp, Prometheus metrics, health probes and leader election.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	whatsappv1alpha1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+)
+
+// leaderElectionID names the Lease the replicas compete for.
+const leaderElectionID = "coex-operator.whatsapp.coex.dev"
+
+func main() {
+	var (
+		metricsAddr   string
+		secureMetrics bool
+		probeAddr     string
+		leaderElect   bool
+		leaderElectNS string
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080",
+		"Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", false,
+		"Serve metrics over HTTPS, allowing only callers that Kubernetes authenticates and authorizes "+
+			"(TokenReview and SubjectAccessReview for GET /metrics).")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081",
+		"Address /healthz and /readyz bind to.")
+	flag.BoolVar(&leaderElect, "leader-elect", false,
+		"Elect a leader through a Lease so that only one replica reconciles at a time.")
+	flag.StringVar(&leaderElectNS, "leader-election-namespace", "",
+		"Namespace of the leader election Lease; defaults to the pod's own namespace.")
+	logOpts := zap.Options{}
+	logOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+
+	// Structured JSON logs by default; --zap-devel switches to console output for humans.
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	if err := run(managerOptions(metricsAddr, secureMetrics, probeAddr, leaderElect, leaderElectNS)); err != nil {
+		log.Error(err, "manager stopped")
+		os.Exit(1)
+	}
+}
+
+func managerOptions(metricsAddr string, secureMetrics bool, probeAddr string, leaderElect bool, leaderElectNS string) ctrl.Options {
+	scheme := runtime.NewScheme()
+	must(clientgoscheme.AddToScheme(scheme))
+	must(whatsappv1alpha1.AddToScheme(scheme))
+
+	metrics := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics}
+	if secureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metrics,
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       leaderElectNS,
+		LeaderElectionReleaseOnCancel: true,
+	}
+}
+
+func run(opts ctrl.Options) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("cannot load a kubeconfig: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return fmt.Errorf("cannot create the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("crds", crdsServed(mgr)); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting the manager",
+		"metrics", opts.Metrics.BindAddress, "probes", opts.HealthProbeBindAddress, "leaderElection", opts.LeaderElection)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// crdsServed is the readiness check: the manager is of no use until the API server serves
+// both kinds, so a missing `make install` / CRD shows as not ready instead of as silent idling.
+func crdsServed(mgr ctrl.Manager) healthz.Checker {
+	kinds := []string{"CoexNumber", "MetaApp"}
+	return func(_ *http.Request) error {
+		for _, kind := range kinds {
+			gk := whatsappv1alpha1.GroupVersion.WithKind(kind).GroupKind()
+			if _, err := mgr.GetRESTMapper().RESTMapping(gk, whatsappv1alpha1.GroupVersion.Version); err != nil {
+				return fmt.Errorf("%s is not served by the API server (are the CRDs installed?): %w", gk, err)
+			}
+		}
+		return nil
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}

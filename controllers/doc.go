@@ -1,0 +1,41 @@
+/*
+Copyright 2026 The coex-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds coex-operator's reconcilers, one file per concern, each owning its
+// conditions (see ../shared/DESIGN.md and STYLE.md). The reconcilers land in later steps; this
+// file carries the RBAC the manager needs, generated into config/rbac/role.yaml by
+// `make manifests`.
+package controllers
+
+// The manager reads and updates both kinds and writes their status; the finalizer guards
+// deletion of a CoexNumber.
+// +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers;metaapps,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers/status;metaapps/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers/finalizers,verbs=update
+
+// Secrets: read the app secret, verify token, access token and signup code; create and update
+// the token Secret an exchanged signup code is written to (owned by its CoexNumber).
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+
+// Events for every transition, through the events.k8s.io API.
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Leader election.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// With --metrics-secure the metrics endpoint authenticates and authorizes its callers.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
