@@ -29,6 +29,7 @@ help: ## Show the targets.
 manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC from the API and controller markers.
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./api/..." paths="./controllers/..." \
 	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/crd-descriptions config/crd/bases/*.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the deepcopy functions of the API types.

@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync/atomic"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,56 +40,62 @@ import (
 // leaderElectionID names the Lease the replicas compete for.
 const leaderElectionID = "coex-operator.whatsapp.coex.dev"
 
-func main() {
-	var (
-		metricsAddr   string
-		secureMetrics bool
-		probeAddr     string
-		leaderElect   bool
-		leaderElectNS string
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080",
+// options are the manager's command-line flags.
+type options struct {
+	metricsAddr   string
+	secureMetrics bool
+	probeAddr     string
+	leaderElect   bool
+	leaderElectNS string
+}
+
+func (o *options) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080",
 		"Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", false,
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", false,
 		"Serve metrics over HTTPS, allowing only callers that Kubernetes authenticates and authorizes "+
 			"(TokenReview and SubjectAccessReview for GET /metrics).")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081",
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081",
 		"Address /healthz and /readyz bind to.")
-	flag.BoolVar(&leaderElect, "leader-elect", false,
+	fs.BoolVar(&o.leaderElect, "leader-elect", false,
 		"Elect a leader through a Lease so that only one replica reconciles at a time.")
-	flag.StringVar(&leaderElectNS, "leader-election-namespace", "",
+	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "",
 		"Namespace of the leader election Lease; defaults to the pod's own namespace.")
+}
+
+func (o options) managerOptions() ctrl.Options {
+	scheme := runtime.NewScheme()
+	must(clientgoscheme.AddToScheme(scheme))
+	must(whatsappv1alpha1.AddToScheme(scheme))
+
+	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics}
+	if o.secureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metrics,
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       o.leaderElectNS,
+		LeaderElectionReleaseOnCancel: true,
+	}
+}
+
+func main() {
+	var opts options
+	opts.bind(flag.CommandLine)
 	logOpts := zap.Options{}
 	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	// Structured JSON logs by default; --zap-devel switches to console output for humans.
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
-	log := ctrl.Log.WithName("setup")
 
-	if err := run(managerOptions(metricsAddr, secureMetrics, probeAddr, leaderElect, leaderElectNS)); err != nil {
-		log.Error(err, "manager stopped")
+	if err := run(opts.managerOptions()); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "manager stopped")
 		os.Exit(1)
-	}
-}
-
-func managerOptions(metricsAddr string, secureMetrics bool, probeAddr string, leaderElect bool, leaderElectNS string) ctrl.Options {
-	scheme := runtime.NewScheme()
-	must(clientgoscheme.AddToScheme(scheme))
-	must(whatsappv1alpha1.AddToScheme(scheme))
-
-	metrics := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics}
-	if secureMetrics {
-		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
-	return ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metrics,
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                leaderElect,
-		LeaderElectionID:              leaderElectionID,
-		LeaderElectionNamespace:       leaderElectNS,
-		LeaderElectionReleaseOnCancel: true,
 	}
 }
 
@@ -112,18 +120,36 @@ func run(opts ctrl.Options) error {
 }
 
 // crdsServed is the readiness check: the manager is of no use until the API server serves
-// both kinds, so a missing `make install` / CRD shows as not ready instead of as silent idling.
+// both kinds, so missing CRDs show as not ready instead of as silent idling. controller-runtime
+// logs failed probes only at V(1), so the check logs its reason itself, once per change.
 func crdsServed(mgr ctrl.Manager) healthz.Checker {
-	kinds := []string{"CoexNumber", "MetaApp"}
+	log := ctrl.Log.WithName("readiness")
+	var lastErr atomic.Pointer[string]
 	return func(_ *http.Request) error {
-		for _, kind := range kinds {
-			gk := whatsappv1alpha1.GroupVersion.WithKind(kind).GroupKind()
-			if _, err := mgr.GetRESTMapper().RESTMapping(gk, whatsappv1alpha1.GroupVersion.Version); err != nil {
-				return fmt.Errorf("%s is not served by the API server (are the CRDs installed?): %w", gk, err)
+		err := servesKinds(mgr.GetRESTMapper(), "CoexNumber", "MetaApp")
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if prev := lastErr.Swap(&msg); prev == nil || *prev != msg {
+			if err != nil {
+				log.Info("not ready", "reason", msg)
+			} else if prev != nil {
+				log.Info("ready")
 			}
 		}
-		return nil
+		return err
 	}
+}
+
+func servesKinds(mapper meta.RESTMapper, kinds ...string) error {
+	for _, kind := range kinds {
+		gvk := whatsappv1alpha1.GroupVersion.WithKind(kind)
+		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			return fmt.Errorf("%s is not served by the API server (are the CRDs installed?): %w", gvk.GroupKind(), err)
+		}
+	}
+	return nil
 }
 
 func must(err error) {

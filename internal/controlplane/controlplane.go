@@ -64,6 +64,9 @@ func Start(opts Options) (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start can fail after etcd and kube-apiserver are up (a CRD the API server refuses):
+		// stop them, or every failed run leaves two processes behind.
+		_ = env.Stop()
 		return nil, fmt.Errorf("cannot start the control plane from %s: %w", assets, err)
 	}
 	return &Env{env: env, Config: cfg, Root: root, Assets: assets}, nil

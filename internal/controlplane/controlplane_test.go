@@ -1,0 +1,64 @@
+/*
+Copyright 2026 The coex-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestAssetsSaysHowToBuildMissingBinaries(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KUBEBUILDER_ASSETS", dir)
+	// etcd and kubectl are missing.
+	if err := os.WriteFile(filepath.Join(dir, "kube-apiserver"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Assets("/nowhere")
+	if err == nil || !strings.Contains(err.Error(), "cannot find etcd") || !strings.Contains(err.Error(), "make envtest-bins") {
+		t.Fatalf("Assets() error = %v, want one naming etcd and make envtest-bins", err)
+	}
+	for _, name := range []string{"etcd", "kubectl"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := Assets("/nowhere"); err != nil || got != dir {
+		t.Fatalf("Assets() = %q, %v; want %q", got, err, dir)
+	}
+}
+
+func TestAssetsDefaultsToBinK8s(t *testing.T) {
+	t.Setenv("KUBEBUILDER_ASSETS", "")
+	root := t.TempDir()
+	_, err := Assets(root)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "bin", "k8s")) {
+		t.Fatalf("Assets() error = %v, want one naming %s/bin/k8s", err, root)
+	}
+}
+
+func TestRepoRootFromASubfolder(t *testing.T) {
+	root, err := RepoRoot() // the test runs in internal/controlplane
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "config", "crd", "bases")); err != nil {
+		t.Fatalf("RepoRoot() = %s, which has no config/crd/bases: %v", root, err)
+	}
+}
