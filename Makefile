@@ -5,7 +5,8 @@
 BIN        := $(CURDIR)/bin
 K8S_BIN    := $(BIN)/k8s
 CONTROLLER_GEN := $(BIN)/controller-gen
-KUBECTL    := $(K8S_BIN)/kubectl
+# kubectl of the local API server's version, built with it (override with KUBECTL=kubectl).
+KUBECTL    ?= $(K8S_BIN)/kubectl
 
 # envtest (sigs.k8s.io/controller-runtime/pkg/envtest) runs kube-apiserver and etcd from here.
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
@@ -59,6 +60,14 @@ $(ENVTEST_BINS) &: hack/controlplane.sh hack/controlplane/kube/go.mod hack/contr
 build: ## Build the manager and the dev tools into bin/.
 	go build -o $(BIN)/manager ./cmd/manager
 	go build -o $(BIN)/localcluster ./hack/localcluster
+
+.PHONY: install
+install: manifests envtest-bins ## Install the CRDs into the cluster of the current kubeconfig (KUBECONFIG).
+	$(KUBECTL) apply --server-side -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: envtest-bins ## Remove the CRDs, and with them every CoexNumber and MetaApp, from the cluster.
+	$(KUBECTL) delete --ignore-not-found -f config/crd/bases
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster of the current kubeconfig (KUBECONFIG).
