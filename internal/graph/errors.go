@@ -1,0 +1,127 @@
+/*
+Copyright 2026 The coex-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Class says what a caller should do about a failed call.
+type Class int
+
+const (
+	// ClassPermanent: the request is wrong and will stay wrong (a 4xx that is none of the
+	// below). Report it; do not retry.
+	ClassPermanent Class = iota
+	// ClassTransient: try again later (HTTP 429 or 5xx, a timeout or connection error, Graph's
+	// throttling codes 4, 80007, 130429, 131048, 131056, or is_transient:true).
+	ClassTransient
+	// ClassAlreadyRequested: a one-shot smb_app_data sync of this type was already requested
+	// for this onboarding. For a caller that wanted it requested, that is success.
+	ClassAlreadyRequested
+	// ClassWindowExpired: the 24 h window after onboarding has passed; the business must
+	// offboard and onboard again.
+	ClassWindowExpired
+	// ClassAuth: the token is invalid, expired or lacks permission (OAuthException 190, 102,
+	// 10, 200-299, or HTTP 401/403). Fix the credentials.
+	ClassAuth
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassTransient:
+		return "Transient"
+	case ClassAlreadyRequested:
+		return "AlreadyRequested"
+	case ClassWindowExpired:
+		return "WindowExpired"
+	case ClassAuth:
+		return "Auth"
+	default:
+		return "Permanent"
+	}
+}
+
+// Error is a failed Graph call: Graph's error object when there was one, the HTTP status,
+// and the class. Its text never holds a token, an app secret or a signup code.
+type Error struct {
+	// Call is the Client method, such as "RequestHistorySync".
+	Call string
+	// HTTPStatus is the response's status code, 0 when no response came.
+	HTTPStatus int
+	// Code, Subcode, Type, Message and FBTraceID are Graph's error object's fields.
+	Code      int
+	Subcode   int
+	Type      string
+	Message   string
+	FBTraceID string
+	// RetryAfter is the server's Retry-After, when it sent one.
+	RetryAfter time.Duration
+	// Class says what to do about it.
+	Class Class
+	// Err is the transport error when no response came (timeout, connection refused), with
+	// any URL in it stripped of its query, where secrets travel.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.HTTPStatus == 0 && e.Err != nil {
+		return fmt.Sprintf("graph %s: %s: %v", e.Call, e.Class, e.Err)
+	}
+	msg := fmt.Sprintf("graph %s: %s: HTTP %d", e.Call, e.Class, e.HTTPStatus)
+	if e.Code != 0 || e.Message != "" {
+		msg += fmt.Sprintf(": (#%d", e.Code)
+		if e.Subcode != 0 {
+			msg += fmt.Sprintf("/%d", e.Subcode)
+		}
+		msg += ") " + e.Message
+	}
+	if e.FBTraceID != "" {
+		msg += " [fbtrace_id " + e.FBTraceID + "]"
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf returns the class of err: the Class of a *Error in its chain, ClassTransient for a
+// context deadline, and ClassPermanent otherwise.
+func ClassOf(err error) Class {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge.Class
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ClassTransient
+	}
+	return ClassPermanent
+}
+
+// IsTransient reports whether err is worth retrying later.
+func IsTransient(err error) bool { return err != nil && ClassOf(err) == ClassTransient }
+
+// IsAlreadyRequested reports whether err says the one-shot sync was already requested.
+func IsAlreadyRequested(err error) bool { return err != nil && ClassOf(err) == ClassAlreadyRequested }
+
+// IsWindowExpired reports whether err says the 24 h sync window has passed.
+func IsWindowExpired(err error) bool { return err != nil && ClassOf(err) == ClassWindowExpired }
+
+// IsAuth reports whether err says the credentials are wrong.
+func IsAuth(err error) bool { return err != nil && ClassOf(err) == ClassAuth }

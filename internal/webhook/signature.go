@@ -1,0 +1,52 @@
+/*
+Copyright 2026 The coex-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// SignatureHeader carries the HMAC-SHA256 of the raw body keyed by the app secret.
+const SignatureHeader = "X-Hub-Signature-256"
+
+const signaturePrefix = "sha256="
+
+// Sign returns the X-Hub-Signature-256 value for body: "sha256=" and the hex HMAC-SHA256 of
+// the raw body keyed by the app secret.
+func Sign(appSecret, body []byte) string {
+	mac := hmac.New(sha256.New, appSecret)
+	mac.Write(body)
+	return signaturePrefix + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports whether header is body's signature under appSecret. The comparison takes the
+// same time wherever the first wrong byte is, so an attacker learns nothing from timing.
+func Verify(appSecret, body []byte, header string) bool {
+	if len(appSecret) == 0 || !strings.HasPrefix(header, signaturePrefix) {
+		return false
+	}
+	got, err := hex.DecodeString(header[len(signaturePrefix):])
+	if err != nil || len(got) != sha256.Size {
+		return false
+	}
+	mac := hmac.New(sha256.New, appSecret)
+	mac.Write(body)
+	return hmac.Equal(got, mac.Sum(nil))
+}
