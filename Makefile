@@ -57,8 +57,9 @@ $(ENVTEST_BINS) &: hack/controlplane.sh hack/controlplane/kube/go.mod hack/contr
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the dev tools into bin/.
+build: ## Build the manager, the Meta simulator and the dev tools into bin/.
 	go build -o $(BIN)/manager ./cmd/manager
+	go build -o $(BIN)/graphsim ./cmd/graphsim
 	go build -o $(BIN)/localcluster ./hack/localcluster
 
 .PHONY: install
@@ -82,4 +83,4 @@ $(CONTROLLER_GEN): go.mod go.sum
 
 .PHONY: clean
 clean: ## Remove built binaries (keeps the cached control plane in bin/k8s).
-	rm -f $(BIN)/manager $(BIN)/localcluster $(CONTROLLER_GEN)
+	rm -f $(BIN)/manager $(BIN)/graphsim $(BIN)/localcluster $(CONTROLLER_GEN)

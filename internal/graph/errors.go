@@ -1,18 +1,5 @@
-/*
-Copyright 2026 The coex-operator Authors.
-
-Licensed under the Apache License, Version 2.0 (the "License");
-you may not use this file except in compliance with the License.
-You may obtain a copy of the License at
-
-    http://www.apache.org/licenses/LICENSE-2.0
-
-Unless required by applicable law or agreed to in writing, software
-distributed under the License is distributed on an "AS IS" BASIS,
-WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-See the License for the specific language governing permissions and
-limitations under the License.
-*/
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
 
 package graph
 
@@ -31,7 +18,7 @@ const (
 	// below). Report it; do not retry.
 	ClassPermanent Class = iota
 	// ClassTransient: try again later (HTTP 429 or 5xx, a timeout or connection error, Graph's
-	// throttling codes 4, 80007, 130429, 131048, 131056, or is_transient:true).
+	// codes 1, 2, 4, 17, 32, 613, 80007, 130429, 131048, 131056, or is_transient:true).
 	ClassTransient
 	// ClassAlreadyRequested: a one-shot smb_app_data sync of this type was already requested
 	// for this onboarding. For a caller that wanted it requested, that is success.
@@ -40,7 +27,7 @@ const (
 	// offboard and onboard again.
 	ClassWindowExpired
 	// ClassAuth: the token is invalid, expired or lacks permission (OAuthException 190, 102,
-	// 10, 200-299, or HTTP 401/403). Fix the credentials.
+	// 10, 200-299, 463, 467, HTTP 401, or a 403 without a Graph code). Fix the credentials.
 	ClassAuth
 )
 
@@ -86,12 +73,18 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("graph %s: %s: %v", e.Call, e.Class, e.Err)
 	}
 	msg := fmt.Sprintf("graph %s: %s: HTTP %d", e.Call, e.Class, e.HTTPStatus)
-	if e.Code != 0 || e.Message != "" {
+	if e.Code != 0 {
 		msg += fmt.Sprintf(": (#%d", e.Code)
 		if e.Subcode != 0 {
 			msg += fmt.Sprintf("/%d", e.Subcode)
 		}
-		msg += ") " + e.Message
+		msg += ")"
+	}
+	if e.Message != "" {
+		if e.Code == 0 {
+			msg += ":"
+		}
+		msg += " " + e.Message
 	}
 	if e.FBTraceID != "" {
 		msg += " [fbtrace_id " + e.FBTraceID + "]"
@@ -100,6 +93,17 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// GoString makes %#v print the fields with Err as its (sanitized) text, instead of walking
+// into whatever error value Err holds.
+func (e *Error) GoString() string {
+	errText := ""
+	if e.Err != nil {
+		errText = e.Err.Error()
+	}
+	return fmt.Sprintf("&graph.Error{Call:%q, HTTPStatus:%d, Code:%d, Subcode:%d, Type:%q, Message:%q, FBTraceID:%q, RetryAfter:%v, Class:%v, Err:%q}",
+		e.Call, e.HTTPStatus, e.Code, e.Subcode, e.Type, e.Message, e.FBTraceID, e.RetryAfter, e.Class, errText)
+}
 
 // ClassOf returns the class of err: the Class of a *Error in its chain, ClassTransient for a
 // context deadline, and ClassPermanent otherwise.

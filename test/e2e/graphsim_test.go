@@ -1,0 +1,71 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+// The simulator binary, run standalone as the demo and a developer would.
+var _ = Describe("bin/graphsim", Ordered, func() {
+	var bin string
+
+	BeforeAll(func() {
+		var err error
+		bin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/graphsim")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("documents how to run it standalone in --help", func() {
+		session, err := gexec.Start(exec.Command(bin, "--help"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(session).Should(gexec.Exit(0))
+		help := string(session.Out.Contents()) + string(session.Err.Contents())
+		for _, want := range []string{"-listen", "-scenario", "/_sim/numbers", "smb_app_data", "curl"} {
+			Expect(help).To(ContainSubstring(want))
+		}
+	})
+
+	It("serves Graph calls and its control API on --listen", func() {
+		addr := freeAddr()
+		session, err := gexec.Start(exec.Command(bin, "--listen", addr), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { session.Terminate().Wait() })
+
+		base := "http://" + addr
+		post := func(path, body string) int {
+			resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+			if err != nil {
+				return 0
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}
+		Eventually(func() int { return post("/_sim/apps", `{"id":"1001","secret":"s3cret"}`) }).Should(Equal(http.StatusOK))
+		Expect(post("/_sim/numbers", `{"app_id":"1001","waba_id":"2001","phone_number_id":"3001","scenario":{"preset":"small"}}`)).
+			To(Equal(http.StatusOK))
+		Expect(post("/_sim/tokens", `{"app_id":"1001","waba_ids":["2001"],"value":"demo-token"}`)).To(Equal(http.StatusOK))
+
+		req, _ := http.NewRequest(http.MethodGet, base+"/v23.0/3001?fields=is_on_biz_app,platform_type", nil)
+		req.Header.Set("Authorization", "Bearer demo-token")
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(string(body)).To(SatisfyAll(ContainSubstring(`"is_on_biz_app":true`), ContainSubstring(`"platform_type":"CLOUD_API"`)))
+
+		code, calls := get(base + "/_sim/calls?name=GetPhoneNumber&phone_number_id=3001")
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(calls).To(ContainSubstring(`"name":"GetPhoneNumber"`))
+		Expect(calls).NotTo(ContainSubstring("demo-token"), "the call record never holds a token")
+	})
+})
