@@ -43,6 +43,10 @@ const (
 	ConditionHistorySyncRequested  = "HistorySyncRequested"
 	ConditionHistorySynced         = "HistorySynced"
 	ConditionOffboarded            = "Offboarded"
+	// ConditionAppEchoesRecent is False when no message sent from the WhatsApp Business app
+	// (an smb_message_echoes webhook) has been seen for a while. It measures echoes, not app
+	// opens, which Meta does not report; it is a warning and no part of Ready.
+	ConditionAppEchoesRecent = "AppEchoesRecent"
 )
 
 // CoexNumberSpec describes one WhatsApp Coexistence phone number: a WhatsApp Business app
@@ -172,6 +176,16 @@ type CoexNumberStatus struct {
 	// +optional
 	Echoes *EchoStatus `json:"echoes,omitempty"`
 
+	// subscription records the check of the app's subscription to the number's WABA.
+	// +optional
+	Subscription *SubscriptionStatus `json:"subscription,omitempty"`
+
+	// lastHandledReconcileAt is the value of the whatsapp.coex.dev/reconcile-requested-at
+	// annotation last acted on.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// offboarding records the last account_update that disconnected or reconnected the
 	// number.
 	// +optional
@@ -201,6 +215,19 @@ type OnboardingStatus struct {
 	// checkedAt is when Meta was last asked.
 	// +optional
 	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
+}
+
+// SubscriptionStatus records the app's subscription to the number's WABA.
+type SubscriptionStatus struct {
+	// checkedAt is when Meta was last asked whether the app is subscribed to the WABA.
+	// +optional
+	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
+
+	// createdByOperator is true when the operator made the subscription (rather than finding
+	// it). Deleting the last CoexNumber of the WABA then removes it; a subscription the
+	// operator found is never removed.
+	// +optional
+	CreatedByOperator bool `json:"createdByOperator,omitempty"`
 }
 
 // CredentialsStatus records the one-time exchange of a signup code for a token.

@@ -6,11 +6,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,10 +21,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	whatsappv1alpha1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+	"github.com/coex-operator/coex-operator/controllers"
+	"github.com/coex-operator/coex-operator/internal/graph"
 )
 
 // leaderElectionID names the Lease the replicas compete for.
@@ -34,6 +40,12 @@ type options struct {
 	probeAddr     string
 	leaderElect   bool
 	leaderElectNS string
+
+	unsupportedCallingCodes string
+	subscriptionRecheck     time.Duration
+	appInactivityWarning    time.Duration
+	graphRPS                float64
+	graphBurst              int
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -48,6 +60,32 @@ func (o *options) bind(fs *flag.FlagSet) {
 		"Elect a leader through a Lease so that only one replica reconciles at a time.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "",
 		"Namespace of the leader election Lease; defaults to the pod's own namespace.")
+	fs.StringVar(&o.unsupportedCallingCodes, "unsupported-calling-codes",
+		strings.Join(controllers.DefaultUnsupportedCallingCodes, ","),
+		"Comma-separated country calling codes where coexistence is unavailable; numbers there stall "+
+			"with reason UnsupportedCountry. Empty allows every country.")
+	fs.DurationVar(&o.subscriptionRecheck, "subscription-recheck", controllers.DefaultSubscriptionRecheck,
+		"How often a number's WABA subscription and a MetaApp's webhook fields are read again (drift), plus up to 10% jitter.")
+	fs.DurationVar(&o.appInactivityWarning, "app-inactivity-warning", controllers.DefaultAppInactivityWarning,
+		"Warn (condition AppEchoesRecent=False) when no message sent from the Business app has been seen for this long.")
+	fs.Float64Var(&o.graphRPS, "graph-rps", 20, "Graph API requests per second per Meta app (token bucket).")
+	fs.IntVar(&o.graphBurst, "graph-burst", 40, "Graph API request burst per Meta app.")
+}
+
+// controllerOptions are the reconcilers' options from the flags.
+func (o options) controllerOptions() controllers.Options {
+	codes := []string{}
+	for _, c := range strings.Split(o.unsupportedCallingCodes, ",") {
+		if c = strings.TrimPrefix(strings.TrimSpace(c), "+"); c != "" {
+			codes = append(codes, c)
+		}
+	}
+	return controllers.Options{
+		Graph:                   controllers.NewHTTPGraphFactory(graph.Options{}, o.graphRPS, o.graphBurst),
+		UnsupportedCallingCodes: codes,
+		SubscriptionRecheck:     o.subscriptionRecheck,
+		AppInactivityWarning:    o.appInactivityWarning,
+	}
 }
 
 func (o options) managerOptions() ctrl.Options {
@@ -80,13 +118,13 @@ func main() {
 	// Structured JSON logs by default; --zap-devel switches to console output for humans.
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
 
-	if err := run(opts.managerOptions()); err != nil {
+	if err := run(opts.managerOptions(), opts.controllerOptions()); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(opts ctrl.Options) error {
+func run(opts ctrl.Options, copts controllers.Options) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("cannot load a kubeconfig: %w", err)
@@ -94,6 +132,10 @@ func run(opts ctrl.Options) error {
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("cannot create the manager: %w", err)
+	}
+	copts.Events = mgr.GetEventRecorder("coex-operator")
+	if err := mgr.Add(setupWhenServed(mgr, copts)); err != nil {
+		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
@@ -127,6 +169,28 @@ func crdsServed(mgr ctrl.Manager) healthz.Checker {
 		}
 		return err
 	}
+}
+
+// setupWhenServed registers the reconcilers once the API server serves both kinds. Until then
+// the manager is live but not ready (see crdsServed) instead of crash-looping, so installing
+// the CRDs after the operator, as GitOps tools may, just works.
+func setupWhenServed(mgr ctrl.Manager, opts controllers.Options) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for servesKinds(mgr.GetRESTMapper(), "CoexNumber", "MetaApp") != nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		if err := controllers.Setup(mgr, opts); err != nil {
+			return fmt.Errorf("cannot set up the reconcilers: %w", err)
+		}
+		ctrl.Log.WithName("setup").Info("reconcilers started")
+		return nil
+	})
 }
 
 func servesKinds(mapper meta.RESTMapper, kinds ...string) error {

@@ -1,0 +1,213 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+	"github.com/coex-operator/coex-operator/internal/coexstatus"
+	"github.com/coex-operator/coex-operator/internal/graph"
+)
+
+// finalizer guards a CoexNumber's deletion until what the operator created for it is gone.
+const finalizer = "whatsapp.coex.dev/finalizer"
+
+// Field indexes of CoexNumbers: by spec.appRef.name, to find a MetaApp's numbers, and by the
+// Secrets they read, so a Secret created or rotated later reconciles its numbers at once.
+const (
+	appRefIndex     = "spec.appRef.name"
+	secretRefsIndex = "spec.secretRefs"
+)
+
+// CoexNumberReconciler drives a number through its steps: the MetaApp, credentials,
+// verification, the WABA subscription, the one-shot syncs and the app-activity warning. Each
+// step lives in its own file and owns its conditions; this file only runs them in order and
+// writes the status once, when it changed.
+type CoexNumberReconciler struct {
+	Options
+}
+
+// numberState is one reconciliation's view of a number, handed from step to step.
+type numberState struct {
+	n    *v1.CoexNumber
+	orig *v1.CoexNumber // the status as last written, for the optimistic-lock patch
+	now  time.Time
+	// forced is true when the reconcile-requested-at annotation has a value not yet handled:
+	// periodic checks run now.
+	forced bool
+
+	app   *v1.MetaApp
+	graph graph.Client
+	token graph.Secret
+
+	requeue time.Duration
+}
+
+// requeueAfter asks for the number to be looked at again within d.
+func (st *numberState) requeueAfter(d time.Duration) {
+	if d > 0 && (st.requeue == 0 || d < st.requeue) {
+		st.requeue = d
+	}
+}
+
+// step is one concern of the reconciliation. It returns false to stop the steps after it:
+// something is missing, terminal, or being waited for.
+type step func(ctx context.Context, st *numberState) (bool, error)
+
+// SetupWithManager registers the reconciler: numbers, the Secrets they own (an exchanged
+// token), and their MetaApps.
+func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.CoexNumber{}, appRefIndex,
+		func(o client.Object) []string { return []string{o.(*v1.CoexNumber).Spec.AppRef.Name} }); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.CoexNumber{}, secretRefsIndex, secretNamesOf); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.CoexNumber{}).
+		Owns(&corev1.Secret{}).
+		Watches(&v1.MetaApp{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfApp)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfSecret)).
+		Named("coexnumber").
+		Complete(r)
+}
+
+// numbersOfApp maps a MetaApp to the numbers that use it.
+func (r *CoexNumberReconciler) numbersOfApp(ctx context.Context, o client.Object) []ctrl.Request {
+	return r.numbersBy(ctx, o, appRefIndex)
+}
+
+// numbersOfSecret maps a Secret to the numbers that read it.
+func (r *CoexNumberReconciler) numbersOfSecret(ctx context.Context, o client.Object) []ctrl.Request {
+	return r.numbersBy(ctx, o, secretRefsIndex)
+}
+
+func secretNamesOf(o client.Object) []string {
+	n := o.(*v1.CoexNumber)
+	var names []string
+	for _, ref := range []*v1.SecretKeySelector{n.Spec.TokenSecretRef, n.Spec.SignupCodeSecretRef} {
+		if ref != nil {
+			names = append(names, ref.Name)
+		}
+	}
+	return names
+}
+
+func (r *CoexNumberReconciler) numbersBy(ctx context.Context, o client.Object, index string) []ctrl.Request {
+	var list v1.CoexNumberList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]ctrl.Request, len(list.Items))
+	for i := range list.Items {
+		reqs[i] = ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])}
+	}
+	return reqs
+}
+
+// Reconcile runs the steps and writes the status.
+func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	n := &v1.CoexNumber{}
+	if err := r.Client.Get(ctx, req.NamespacedName, n); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if n.Annotations[AnnotationPaused] == "true" {
+		log.FromContext(ctx).V(1).Info("paused")
+		return ctrl.Result{}, nil
+	}
+	if !n.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, n)
+	}
+	if !controllerutil.ContainsFinalizer(n, finalizer) {
+		controllerutil.AddFinalizer(n, finalizer)
+		if err := r.Client.Update(ctx, n); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	st := &numberState{n: n, orig: n.DeepCopy(), now: r.Clock.Now()}
+	requested := n.Annotations[AnnotationReconcileRequestedAt]
+	st.forced = requested != "" && requested != n.Status.LastHandledReconcileAt
+	deadline := n.SyncDeadline()
+	n.Status.SyncDeadline = &deadline
+
+	var stepErr error
+	for _, s := range []step{r.offboarded, r.metaApp, r.credentials, r.verify, r.subscribe, r.sync, r.appActivity} {
+		next, err := s(ctx, st)
+		if err != nil {
+			stepErr = err
+			break
+		}
+		if !next {
+			break
+		}
+	}
+	if st.forced && stepErr == nil {
+		n.Status.LastHandledReconcileAt = requested
+	}
+	if err := r.writeStatus(ctx, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: st.requeue}, stepErr
+}
+
+// writeStatus summarizes the conditions and patches the status if it changed, with
+// optimistic locking: a status computed from a stale object is refused (409) and the number
+// is reconciled again, so no writer's change is lost.
+func (r *CoexNumberReconciler) writeStatus(ctx context.Context, st *numberState) error {
+	coexstatus.Summarize(st.n)
+	if equality.Semantic.DeepEqual(st.orig.Status, st.n.Status) {
+		return nil
+	}
+	return r.fence(ctx, st)
+}
+
+// fence writes the status with optimistic locking even when nothing changed: the patch then
+// carries only the resourceVersion, which the API server checks. It fails when the number
+// changed since it was read, which is how a reconcile working from a stale cache learns it
+// must not act (see requestOnce).
+func (r *CoexNumberReconciler) fence(ctx context.Context, st *numberState) error {
+	coexstatus.Summarize(st.n)
+	if err := r.Client.Status().Patch(ctx, st.n, client.MergeFromWithOptions(st.orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("cannot write the status of %s, changed meanwhile (will retry): %w", st.n.Name, err)
+		}
+		return fmt.Errorf("cannot write the status of %s: %w", st.n.Name, err)
+	}
+	st.orig = st.n.DeepCopy()
+	return nil
+}
+
+// condition sets a condition and records an Event when it changes: a Warning for a failure,
+// Normal otherwise.
+func (r *CoexNumberReconciler) condition(st *numberState, typ string, status metav1.ConditionStatus, reason, message string) {
+	if !coexstatus.Set(st.n, typ, status, reason, message) {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if status == metav1.ConditionFalse && reason != coexstatus.ReasonWaiting && reason != coexstatus.ReasonRequesting {
+		eventType = corev1.EventTypeWarning
+	}
+	r.event(st.n, eventType, reason, typ, message)
+}
+
+func (r *CoexNumberReconciler) event(obj *v1.CoexNumber, eventType, reason, action, note string) {
+	if r.Events != nil {
+		r.Events.Eventf(obj, nil, eventType, reason, action, "%s", note)
+	}
+}

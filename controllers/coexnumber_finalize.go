@@ -1,0 +1,87 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+)
+
+// finalize removes what the operator created for a number being deleted, and nothing else:
+// the WABA subscription only when the operator made it and no other CoexNumber of the same
+// app uses that WABA. It never calls deregister, which Meta forbids for coexistence numbers
+// (the business disconnects in the app). The exchanged token Secret is owned by the number
+// and garbage-collected with it.
+func (r *CoexNumberReconciler) finalize(ctx context.Context, n *v1.CoexNumber) error {
+	if !controllerutil.ContainsFinalizer(n, finalizer) {
+		return nil
+	}
+	if err := r.unsubscribeIfLast(ctx, n); err != nil {
+		// Best effort: a number whose app or token is gone must still be deletable.
+		log.FromContext(ctx).Info("left the WABA subscription in place", "reason", err.Error())
+		r.event(n, "Warning", "SubscriptionKept", "Delete",
+			"could not remove the app's WABA subscription the operator made: "+err.Error())
+	}
+	controllerutil.RemoveFinalizer(n, finalizer)
+	return r.Client.Update(ctx, n)
+}
+
+func (r *CoexNumberReconciler) unsubscribeIfLast(ctx context.Context, n *v1.CoexNumber) error {
+	if n.Status.Subscription == nil || !n.Status.Subscription.CreatedByOperator {
+		return nil
+	}
+	if c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionOffboarded); c != nil && c.Status == metav1.ConditionTrue {
+		return nil // disconnected: no Graph calls
+	}
+	var others v1.CoexNumberList
+	if err := r.Client.List(ctx, &others, client.InNamespace(n.Namespace), client.MatchingFields{appRefIndex: n.Spec.AppRef.Name}); err != nil {
+		return err
+	}
+	for i := range others.Items {
+		if o := &others.Items[i]; o.UID != n.UID && o.Spec.WABAID == n.Spec.WABAID && o.DeletionTimestamp.IsZero() {
+			// Still needed. The subscription belongs to the app and the WABA, not to this
+			// number: hand the record to a number that stays, so the last one removes it.
+			return r.handOverSubscription(ctx, o)
+		}
+	}
+	st := &numberState{n: n, orig: n.DeepCopy(), now: r.Clock.Now()}
+	if ok, err := r.metaApp(ctx, st); !ok || err != nil {
+		return errOrMissing(err, "the MetaApp is gone")
+	}
+	if ok, err := r.credentials(ctx, st); !ok || err != nil {
+		return errOrMissing(err, "the credentials are gone")
+	}
+	return st.graph.UnsubscribeApp(ctx, st.token, n.Spec.WABAID)
+}
+
+type missingError string
+
+func (e missingError) Error() string { return string(e) }
+
+func errOrMissing(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return missingError(what)
+}
+
+// handOverSubscription marks heir as holding the subscription the operator created.
+func (r *CoexNumberReconciler) handOverSubscription(ctx context.Context, heir *v1.CoexNumber) error {
+	if heir.Status.Subscription != nil && heir.Status.Subscription.CreatedByOperator {
+		return nil
+	}
+	orig := heir.DeepCopy()
+	if heir.Status.Subscription == nil {
+		heir.Status.Subscription = &v1.SubscriptionStatus{}
+	}
+	heir.Status.Subscription.CreatedByOperator = true
+	return r.Client.Status().Patch(ctx, heir, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}

@@ -1,0 +1,64 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package controllers
+
+import (
+	"time"
+
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Defaults of Options.
+const (
+	// DefaultSubscriptionRecheck is how often a number's WABA subscription and a MetaApp's
+	// webhook fields are read again from Meta, to notice someone removing them (drift). It is
+	// the operator's only steady-state Graph traffic: one call per number per period.
+	DefaultSubscriptionRecheck = 10 * time.Minute
+	// DefaultAppInactivityWarning: no message sent from the Business app (echo) for this long
+	// raises a warning, ahead of Meta's ~14-day disconnection of numbers whose app goes unused.
+	DefaultAppInactivityWarning = 10 * 24 * time.Hour
+)
+
+// DefaultUnsupportedCallingCodes are the countries every source says coexistence is not
+// available in: Nigeria (+234) and South Africa (+27).
+var DefaultUnsupportedCallingCodes = []string{"234", "27"}
+
+// Options are what every reconciler shares.
+type Options struct {
+	// Client reads and writes Kubernetes objects.
+	Client client.Client
+	// Graph hands out the Graph API client of a MetaApp.
+	Graph GraphFactory
+	// Clock is the time the 24 h sync window and every period are measured with; tests
+	// move a fake one.
+	Clock clock.PassiveClock
+	// Events records a Kubernetes Event for every transition.
+	Events events.EventRecorder
+	// UnsupportedCallingCodes are country calling codes (without '+') where coexistence is
+	// unavailable; a number in one is stalled with reason UnsupportedCountry.
+	UnsupportedCallingCodes []string
+	// SubscriptionRecheck is the drift-check period (DefaultSubscriptionRecheck when zero),
+	// spread by up to 10% jitter so thousands of numbers do not call Meta at once.
+	SubscriptionRecheck time.Duration
+	// AppInactivityWarning (DefaultAppInactivityWarning when zero).
+	AppInactivityWarning time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.UnsupportedCallingCodes == nil {
+		o.UnsupportedCallingCodes = DefaultUnsupportedCallingCodes
+	}
+	if o.SubscriptionRecheck <= 0 {
+		o.SubscriptionRecheck = DefaultSubscriptionRecheck
+	}
+	if o.AppInactivityWarning <= 0 {
+		o.AppInactivityWarning = DefaultAppInactivityWarning
+	}
+	return o
+}
