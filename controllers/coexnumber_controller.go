@@ -13,10 +13,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
@@ -81,9 +84,13 @@ func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.CoexNumber{}).
 		Owns(&corev1.Secret{}).
-		Watches(&v1.MetaApp{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfApp)).
+		// A number depends on its MetaApp's existence and spec, not on its status, which
+		// the MetaApp reconciler rewrites on every check.
+		Watches(&v1.MetaApp{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfApp),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfSecret)).
 		Named("coexnumber").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }
 

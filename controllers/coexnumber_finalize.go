@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +26,12 @@ func (r *CoexNumberReconciler) finalize(ctx context.Context, n *v1.CoexNumber) e
 		return nil
 	}
 	if err := r.unsubscribeIfLast(ctx, n); err != nil {
-		// Best effort: a number whose app or token is gone must still be deletable.
+		var kept keptError
+		if !errors.As(err, &kept) {
+			return err // a Kubernetes error: keep the finalizer and try again
+		}
+		// Meta's side is best effort: a number whose app or token is gone, or whose
+		// unsubscribe Meta refuses, must still be deletable.
 		log.FromContext(ctx).Info("left the WABA subscription in place", "reason", err.Error())
 		r.event(n, "Warning", "SubscriptionKept", "Delete",
 			"could not remove the app's WABA subscription the operator made: "+err.Error())
@@ -54,23 +60,27 @@ func (r *CoexNumberReconciler) unsubscribeIfLast(ctx context.Context, n *v1.Coex
 	}
 	st := &numberState{n: n, orig: n.DeepCopy(), now: r.Clock.Now()}
 	if ok, err := r.metaApp(ctx, st); !ok || err != nil {
-		return errOrMissing(err, "the MetaApp is gone")
+		return keptOr(err, "the MetaApp is gone")
 	}
 	if ok, err := r.credentials(ctx, st); !ok || err != nil {
-		return errOrMissing(err, "the credentials are gone")
+		return keptOr(err, "the credentials are gone")
 	}
-	return st.graph.UnsubscribeApp(ctx, st.token, n.Spec.WABAID)
+	if err := st.graph.UnsubscribeApp(ctx, st.token, n.Spec.WABAID); err != nil {
+		return keptError{err.Error()}
+	}
+	return nil
 }
 
-type missingError string
+// keptError says why the operator's WABA subscription is left in place.
+type keptError struct{ why string }
 
-func (e missingError) Error() string { return string(e) }
+func (e keptError) Error() string { return e.why }
 
-func errOrMissing(err error, what string) error {
+func keptOr(err error, why string) error {
 	if err != nil {
 		return err
 	}
-	return missingError(what)
+	return keptError{why}
 }
 
 // handOverSubscription marks heir as holding the subscription the operator created.

@@ -120,6 +120,7 @@ func (r *CoexNumberReconciler) requestOnce(ctx context.Context, st *numberState,
 	}
 
 	req, err := s.request(st.graph, ctx, st.token, n.Spec.PhoneNumberID)
+	countSyncRequest(s.kind, err)
 	now := metav1.NewTime(r.Clock.Now())
 	rec := s.record(&n.Status)
 	switch {

@@ -45,7 +45,15 @@ type Options struct {
 	SubscriptionRecheck time.Duration
 	// AppInactivityWarning (DefaultAppInactivityWarning when zero).
 	AppInactivityWarning time.Duration
+	// MaxConcurrentReconciles bounds the numbers reconciled at once
+	// (DefaultMaxConcurrentReconciles when zero). A reconcile mostly waits on Meta, so
+	// onboarding thousands of numbers within their 24 h windows wants many at once; the
+	// per-app token bucket still protects the app's quota.
+	MaxConcurrentReconciles int
 }
+
+// DefaultMaxConcurrentReconciles is Options.MaxConcurrentReconciles' default.
+const DefaultMaxConcurrentReconciles = 16
 
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
@@ -59,6 +67,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AppInactivityWarning <= 0 {
 		o.AppInactivityWarning = DefaultAppInactivityWarning
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	return o
 }

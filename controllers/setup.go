@@ -24,6 +24,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Client == nil {
 		opts.Client = mgr.GetClient()
 	}
+	numberMetrics.use(opts.Client, opts.Clock) // coex_numbers, coex_sync_deadline_seconds
 	if err := (&MetaAppReconciler{Options: opts}).SetupWithManager(mgr); err != nil {
 		return err
 	}

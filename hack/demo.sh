@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 BIN=${BIN:-$root/bin}
 KUBECTL=${KUBECTL:-$BIN/k8s/kubectl}
+SIM_ADDR=127.0.0.1:18080 # the address config/samples' MetaApp points at
 PROBE_ADDR=${PROBE_ADDR:-127.0.0.1:18081}
 METRICS_ADDR=${METRICS_ADDR:-127.0.0.1:18082}
 
@@ -56,6 +57,11 @@ show kubectl apply -f config/crd/bases
 show kubectl wait --for=condition=Established --timeout=60s \
   crd/coexnumbers.whatsapp.coex.dev crd/metaapps.whatsapp.coex.dev
 
+step "Starting the Meta simulator on $SIM_ADDR with the samples' app, token and number"
+"$BIN/graphsim" --listen "$SIM_ADDR" --scenario hack/demo/graphsim.yaml >"$work/graphsim.log" 2>&1 &
+pids+=($!)
+wait_for "the simulator" "$work/graphsim.log" "${pids[-1]}" curl -fsS "http://$SIM_ADDR/_sim/clock"
+
 step "Starting the manager (probes on $PROBE_ADDR, metrics on $METRICS_ADDR)"
 "$BIN/manager" --health-probe-bind-address="$PROBE_ADDR" --metrics-bind-address="$METRICS_ADDR" \
   >"$work/manager.log" 2>&1 &
@@ -66,8 +72,35 @@ show curl -sS "http://$PROBE_ADDR/readyz?verbose"
 step "Applying the samples: a MetaApp, a CoexNumber and their Secrets"
 show kubectl apply -f config/samples/
 
-step "What a platform engineer sees"
+step "A second number, in a country where coexistence is unavailable"
+show kubectl apply -f - <<'YAML'
+apiVersion: whatsapp.coex.dev/v1alpha1
+kind: CoexNumber
+metadata: {name: lagos-desk}
+spec:
+  appRef: {name: acme}
+  wabaID: "102290129340398"
+  phoneNumberID: "106540352242999"
+  displayPhoneNumber: "+2348012345678"
+  tokenSecretRef: {name: acme-support-number, key: token}
+YAML
+
+step "Watching the numbers: verified, subscribed, contacts then history requested once"
+synced() {
+  [[ $(kubectl get coexnumber acme-support -o 'jsonpath={.status.conditions[?(@.type=="HistorySyncRequested")].status}') == True ]]
+}
+for i in $(seq 1 60); do
+  synced && break
+  sleep 1
+done
 show kubectl get coexnumbers,metaapps
+show kubectl get coexnumbers -o wide
+show kubectl get coexnumber acme-support -o 'jsonpath={range .status.conditions[*]}{.type}{"\t"}{.status}{"\t"}{.reason}{"\n"}{end}'
+printf '%s$ curl %s/_sim/calls?ok=true (what Meta received)%s\n' "$dim" "$SIM_ADDR" "$off"
+curl -fsS "http://$SIM_ADDR/_sim/calls?ok=true" | python3 -c 'import json,sys; [print(" ", c["name"], c.get("phone_number_id", c.get("waba_id", ""))) for c in json.load(sys.stdin)["calls"]]' 2>/dev/null ||
+  curl -fsS "http://$SIM_ADDR/_sim/calls?ok=true"
+
+step "What a platform engineer sees"
 show kubectl get whatsapp -o wide
 show kubectl explain coexnumber.spec.wabaID
 
@@ -83,8 +116,9 @@ fi
 
 step "Done"
 cat <<EOF
-The control plane, the CRDs and the manager work. The reconcilers and the webhook receiver
-arrive next, and will fill Phase, Ready, History% and Deadline.
+acme-support is Syncing: both one-shot syncs are requested, once each, and history is being
+sent by Meta. It turns Active once the webhook receiver (next step) records history complete.
+lagos-desk is Failed: coexistence is unavailable for +234 numbers, and it made no Graph call.
 EOF
 
 if [[ ${DEMO_KEEP:-} == 1 ]]; then

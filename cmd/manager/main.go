@@ -46,6 +46,7 @@ type options struct {
 	appInactivityWarning    time.Duration
 	graphRPS                float64
 	graphBurst              int
+	maxConcurrentReconciles int
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -70,6 +71,8 @@ func (o *options) bind(fs *flag.FlagSet) {
 		"Warn (condition AppEchoesRecent=False) when no message sent from the Business app has been seen for this long.")
 	fs.Float64Var(&o.graphRPS, "graph-rps", 20, "Graph API requests per second per Meta app (token bucket).")
 	fs.IntVar(&o.graphBurst, "graph-burst", 40, "Graph API request burst per Meta app.")
+	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles,
+		"CoexNumbers reconciled at once.")
 }
 
 // controllerOptions are the reconcilers' options from the flags.
@@ -81,10 +84,11 @@ func (o options) controllerOptions() controllers.Options {
 		}
 	}
 	return controllers.Options{
-		Graph:                   controllers.NewHTTPGraphFactory(graph.Options{}, o.graphRPS, o.graphBurst),
+		Graph:                   controllers.NewHTTPGraphFactory(graph.Options{Observer: controllers.GraphObserver()}, o.graphRPS, o.graphBurst),
 		UnsupportedCallingCodes: codes,
 		SubscriptionRecheck:     o.subscriptionRecheck,
 		AppInactivityWarning:    o.appInactivityWarning,
+		MaxConcurrentReconciles: o.maxConcurrentReconciles,
 	}
 }
 

@@ -126,6 +126,8 @@ var _ = Describe("a new user's first steps", Ordered, func() {
 		Expect(mustKubectl("explain", "metaapp.spec.graphBaseURL")).To(ContainSubstring("loopback"))
 	})
 
+	It("drives the sample number to its sync requests against bin/graphsim, once each", sampleNumberSyncs)
+
 	It("has invalid YAML refused by the API server, with the field named", func() {
 		bad := `apiVersion: whatsapp.coex.dev/v1alpha1
 kind: CoexNumber

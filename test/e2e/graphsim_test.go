@@ -17,12 +17,7 @@ import (
 // The simulator binary, run standalone as the demo and a developer would.
 var _ = Describe("bin/graphsim", Ordered, func() {
 	var bin string
-
-	BeforeAll(func() {
-		var err error
-		bin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/graphsim")
-		Expect(err).NotTo(HaveOccurred())
-	})
+	BeforeAll(func() { bin = graphsimBin })
 
 	It("documents how to run it standalone in --help", func() {
 		session, err := gexec.Start(exec.Command(bin, "--help"), GinkgoWriter, GinkgoWriter)

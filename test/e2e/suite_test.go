@@ -24,9 +24,10 @@ import (
 )
 
 var (
-	env        *controlplane.Env
-	kubeconfig string
-	managerBin string
+	env         *controlplane.Env
+	kubeconfig  string
+	managerBin  string
+	graphsimBin string
 )
 
 func TestE2E(t *testing.T) {
@@ -53,6 +54,8 @@ var _ = BeforeSuite(func() {
 	Expect(os.WriteFile(kubeconfig, data, 0o600)).To(Succeed())
 
 	managerBin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/manager")
+	Expect(err).NotTo(HaveOccurred())
+	graphsimBin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/graphsim")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(gexec.CleanupBuildArtifacts)
 })
