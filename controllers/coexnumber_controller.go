@@ -5,12 +5,10 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -190,11 +188,8 @@ func (r *CoexNumberReconciler) writeStatus(ctx context.Context, st *numberState)
 // must not act (see requestOnce).
 func (r *CoexNumberReconciler) fence(ctx context.Context, st *numberState) error {
 	coexstatus.Summarize(st.n)
-	if err := r.Client.Status().Patch(ctx, st.n, client.MergeFromWithOptions(st.orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("cannot write the status of %s, changed meanwhile (will retry): %w", st.n.Name, err)
-		}
-		return fmt.Errorf("cannot write the status of %s: %w", st.n.Name, err)
+	if err := patchStatus(ctx, r.Client, st.n, st.orig); err != nil {
+		return err
 	}
 	st.orig = st.n.DeepCopy()
 	return nil

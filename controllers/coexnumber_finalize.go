@@ -93,5 +93,5 @@ func (r *CoexNumberReconciler) handOverSubscription(ctx context.Context, heir *v
 		heir.Status.Subscription = &v1.SubscriptionStatus{}
 	}
 	heir.Status.Subscription.CreatedByOperator = true
-	return r.Client.Status().Patch(ctx, heir, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	return patchStatus(ctx, r.Client, heir, orig)
 }

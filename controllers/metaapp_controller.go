@@ -398,11 +398,8 @@ func (r *MetaAppReconciler) writeStatus(ctx context.Context, st *appState) error
 	if equality.Semantic.DeepEqual(st.orig.Status, st.app.Status) {
 		return nil
 	}
-	if err := r.Client.Status().Patch(ctx, st.app, client.MergeFromWithOptions(st.orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("cannot write the status of MetaApp %s, changed meanwhile (will retry): %w", st.app.Name, err)
-		}
-		return fmt.Errorf("cannot write the status of MetaApp %s: %w", st.app.Name, err)
+	if err := patchStatus(ctx, r.Client, st.app, st.orig); err != nil {
+		return err
 	}
 	st.orig = st.app.DeepCopy()
 	return nil

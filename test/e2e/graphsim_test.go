@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -15,12 +14,9 @@ import (
 )
 
 // The simulator binary, run standalone as the demo and a developer would.
-var _ = Describe("bin/graphsim", Ordered, func() {
-	var bin string
-	BeforeAll(func() { bin = graphsimBin })
-
+var _ = Describe("bin/graphsim", func() {
 	It("documents how to run it standalone in --help", func() {
-		session, err := gexec.Start(exec.Command(bin, "--help"), GinkgoWriter, GinkgoWriter)
+		session, err := gexec.Start(exec.Command(graphsimBin, "--help"), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(session).Should(gexec.Exit(0))
 		help := string(session.Out.Contents()) + string(session.Err.Contents())
@@ -30,20 +26,7 @@ var _ = Describe("bin/graphsim", Ordered, func() {
 	})
 
 	It("serves Graph calls and its control API on --listen", func() {
-		addr := freeAddr()
-		session, err := gexec.Start(exec.Command(bin, "--listen", addr), GinkgoWriter, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { session.Terminate().Wait() })
-
-		base := "http://" + addr
-		post := func(path, body string) int {
-			resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
-			if err != nil {
-				return 0
-			}
-			_ = resp.Body.Close()
-			return resp.StatusCode
-		}
+		base, post := startGraphsim()
 		Eventually(func() int { return post("/_sim/apps", `{"id":"1001","secret":"s3cret"}`) }).Should(Equal(http.StatusOK))
 		Expect(post("/_sim/numbers", `{"app_id":"1001","waba_id":"2001","phone_number_id":"3001","scenario":{"preset":"small"}}`)).
 			To(Equal(http.StatusOK))
