@@ -48,6 +48,10 @@ vet: ## Run go vet.
 test: envtest-bins ## Run the unit and envtest suites against a control plane built from source.
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: bench
+bench: envtest-bins ## Benchmarks: the simulator's heavy history and 1,000 numbers applied against it.
+	go test -run '^$$' -bench . -benchtime 1x ./internal/graphsim/ ./test/scale/
+
 .PHONY: envtest-bins
 envtest-bins: $(ENVTEST_BINS) ## Build kube-apiserver, etcd and kubectl from source into bin/k8s (cached).
 

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -56,7 +57,12 @@ type numberState struct {
 	token graph.Secret
 
 	requeue time.Duration
+	// events wait for the status write that makes them true: a reconcile working from a
+	// stale cache, whose write is refused, must not announce transitions that never happened.
+	events []pendingEvent
 }
+
+type pendingEvent struct{ eventType, reason, action, note string }
 
 // requeueAfter asks for the number to be looked at again within d.
 func (st *numberState) requeueAfter(d time.Duration) {
@@ -165,10 +171,17 @@ func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if st.forced && stepErr == nil {
 		n.Status.LastHandledReconcileAt = requested
 	}
-	if err := r.writeStatus(ctx, st); err != nil {
-		return ctrl.Result{}, err
+	err := r.writeStatus(ctx, st)
+	if err == nil {
+		err = stepErr
 	}
-	return ctrl.Result{RequeueAfter: st.requeue}, stepErr
+	if apierrors.IsConflict(err) {
+		// Someone wrote the number since the cache served it (often this reconciler itself);
+		// that newer version's event reconciles it again. Expected, not an error.
+		log.FromContext(ctx).V(1).Info("status changed meanwhile; reconciling again", "reason", err.Error())
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: st.requeue}, err
 }
 
 // writeStatus summarizes the conditions and patches the status if it changed, with
@@ -189,23 +202,32 @@ func (r *CoexNumberReconciler) writeStatus(ctx context.Context, st *numberState)
 func (r *CoexNumberReconciler) fence(ctx context.Context, st *numberState) error {
 	coexstatus.Summarize(st.n)
 	if err := patchStatus(ctx, r.Client, st.n, st.orig); err != nil {
+		st.events = nil
 		return err
 	}
 	st.orig = st.n.DeepCopy()
+	for _, e := range st.events {
+		r.event(st.n, e.eventType, e.reason, e.action, e.note)
+	}
+	st.events = nil
 	return nil
 }
 
-// condition sets a condition and records an Event when it changes: a Warning for a failure,
-// Normal otherwise.
+// quietReasons are transient states not worth an Event each: at thousands of numbers, Events
+// are most of the operator's API writes.
+var quietReasons = map[string]bool{coexstatus.ReasonRequesting: true, reasonNoEchoYet: true}
+
+// condition sets a condition and, when it changes, queues an Event for after the status write:
+// a Warning for a failure, Normal otherwise.
 func (r *CoexNumberReconciler) condition(st *numberState, typ string, status metav1.ConditionStatus, reason, message string) {
-	if !coexstatus.Set(st.n, typ, status, reason, message) {
+	if !coexstatus.Set(st.n, typ, status, reason, message) || quietReasons[reason] {
 		return
 	}
 	eventType := corev1.EventTypeNormal
-	if status == metav1.ConditionFalse && reason != coexstatus.ReasonWaiting && reason != coexstatus.ReasonRequesting {
+	if status == metav1.ConditionFalse && reason != coexstatus.ReasonWaiting {
 		eventType = corev1.EventTypeWarning
 	}
-	r.event(st.n, eventType, reason, typ, message)
+	st.events = append(st.events, pendingEvent{eventType, reason, typ, message})
 }
 
 func (r *CoexNumberReconciler) event(obj *v1.CoexNumber, eventType, reason, action, note string) {

@@ -25,7 +25,8 @@ func (r *CoexNumberReconciler) subscribe(ctx context.Context, st *numberState) (
 	period := r.recheckPeriod(n)
 	if c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionWebhooksSubscribed); c != nil &&
 		c.Status == metav1.ConditionTrue && !st.forced && n.Status.Subscription != nil && n.Status.Subscription.CheckedAt != nil {
-		if due := n.Status.Subscription.CheckedAt.Add(period); st.now.Before(due) {
+		// checkedAt is kept to the second: one more second keeps a check from coming early.
+		if due := n.Status.Subscription.CheckedAt.Add(period + time.Second); st.now.Before(due) {
 			st.requeueAfter(due.Sub(st.now))
 			return true, nil
 		}

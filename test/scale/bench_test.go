@@ -1,0 +1,321 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package scale
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/coex-operator/coex-operator/controllers"
+	"github.com/coex-operator/coex-operator/internal/graph"
+	"github.com/coex-operator/coex-operator/internal/graphsim"
+)
+
+// Benchmark settings. The Graph token bucket is set far above what the run needs, so the
+// figures are the operator's and not the client-side limit's; the manager's default
+// (--graph-rps 20, --graph-burst 40) is accounted for separately in the table.
+const (
+	benchNumbers      = 1000
+	benchCreators     = 16
+	benchGraphRPS     = 1000
+	benchGraphBurst   = 1000
+	defaultGraphRPS   = 20 // cmd/manager's --graph-rps default
+	defaultGraphBurst = 40 // cmd/manager's --graph-burst default
+	pollEvery         = 250 * time.Millisecond
+	quietFor          = 5 * time.Second
+	// The steady-state phase runs a second manager with a short drift-check period and
+	// measures how often each number's subscription is read again, relative to the period.
+	steadyRecheck = 10 * time.Second
+	steadyWindow  = 45 * time.Second
+)
+
+// BenchmarkApply1000 applies 1,000 CoexNumbers at once against the simulator with one manager
+// and reports, beside their goals: the seconds from the first create until every number has
+// both sync requests recorded, the Graph calls per number by call, the process's peak memory,
+// and the steady-state Graph traffic. Each iteration is a whole run; run it once
+// (-benchtime 1x, as `make bench` does).
+func BenchmarkApply1000(b *testing.B) {
+	for range b.N {
+		benchApply(b)
+	}
+}
+
+func benchApply(b *testing.B) {
+	b.StopTimer()
+	w := newWorld(b, benchNumbers)
+	ctx := context.Background()
+	baseline := heapInuseMB()
+	reconciles0, reconcileErrs0 := reconcileCounts("coexnumber")
+	api0 := apiRequests()
+	lists0 := w.lists.Load()
+
+	// Phase 1: apply and wait until all are requested.
+	mem := sampleMemory(100 * time.Millisecond)
+	mgr := w.startManager(controllers.Options{
+		Graph: controllers.NewHTTPGraphFactory(graph.Options{}, benchGraphRPS, benchGraphBurst),
+	})
+	b.StartTimer()
+	start := time.Now()
+	must(b, w.createNumbers(ctx, benchCreators))
+	applied := time.Since(start)
+	p := w.waitAllRequested(pollEvery, 8*time.Minute)
+	toRequested := time.Since(start)
+	b.StopTimer()
+	w.checkRequested(p)
+	for i := range benchNumbers {
+		for _, name := range []string{"RequestContactsSync", "RequestHistorySync"} {
+			if got := w.sim.CountCalls(graphsim.CallFilter{Name: name, PhoneNumberID: phoneNumberID(i), OnlyOK: true}); got != 1 {
+				b.Errorf("%s: %d accepted %s, want exactly 1", numberName(i), got, name)
+			}
+		}
+	}
+	untilRequested := w.sim.Calls(graphsim.CallFilter{})
+	reconciles, reconcileErrs := reconcileCounts("coexnumber")
+	reconciles, reconcileErrs = reconciles-reconciles0, reconcileErrs-reconcileErrs0
+	api := apiRequests()
+	for method := range api {
+		api[method] -= api0[method]
+	}
+	lists := w.lists.Load() - lists0
+	eventsTotal, eventsByReason := w.eventsPerNumber(ctx)
+
+	// Phase 2: nothing changes for a while; with the default 10 min drift check, no number is
+	// due, so Graph should hear nothing.
+	time.Sleep(quietFor)
+	quiet := callsAfter(w.sim.Calls(graphsim.CallFilter{}), lastSeq(untilRequested))
+	peakHeap, peakSys := mem.finish()
+	must(b, mgr.stop())
+
+	// Phase 3: the steady state, measured rather than assumed. A fresh manager checks drift
+	// every steadyRecheck instead of every 10 min. The jitter is a share of the period, so
+	// the mean interval between a number's subscription reads over the period is the same
+	// ratio at any period, and 1 / ratio is the calls per number per period, also at the
+	// default. What does not scale with the period (status.subscription.checkedAt is stored to
+	// the second, so a check can come up to 1 s early) is reported in seconds.
+	beforeSteady := lastSeq(w.sim.Calls(graphsim.CallFilter{}))
+	steadyStart := time.Now()
+	steadyMgr := w.startManager(controllers.Options{
+		Graph:               controllers.NewHTTPGraphFactory(graph.Options{}, benchGraphRPS, benchGraphBurst),
+		SubscriptionRecheck: steadyRecheck,
+	})
+	time.Sleep(steadyWindow)
+	must(b, steadyMgr.stop())
+	steady := callsAfter(w.sim.Calls(graphsim.CallFilter{}), beforeSteady)
+	rc := recheckIntervals(steady, steadyRecheck)
+	steadyByName := countByName(steady)
+	steadySecs := time.Since(steadyStart).Seconds()
+
+	// Report.
+	byName := countByName(untilRequested)
+	perNumber := float64(len(untilRequested)) / benchNumbers
+	b.ReportMetric(toRequested.Seconds(), "s_to_requested")
+	b.ReportMetric(perNumber, "graph_calls/number")
+	b.ReportMetric(peakHeap, "peak_heap_MiB")
+	b.ReportMetric(peakSys, "peak_sys_MiB")
+	b.ReportMetric(float64(len(quiet)), "quiet_calls")
+	if rc.n > 0 {
+		b.ReportMetric(1/rc.ratio, "recheck_calls/number/period")
+	}
+
+	var t table
+	t.row("figure", "measured", "goal")
+	t.row(fmt.Sprintf("seconds from the first create until all %d have both requestedAt", benchNumbers),
+		fmt.Sprintf("%.1f s", toRequested.Seconds()), "< 60 s")
+	t.row(fmt.Sprintf("  (of which applying the %d objects from %d goroutines)", benchNumbers, benchCreators),
+		fmt.Sprintf("%.1f s", applied.Seconds()), "")
+	t.row("Graph calls per number until all requested", fmt.Sprintf("%.3f", perNumber),
+		fmt.Sprintf("%d: one per one-shot step", len(oneShotCalls)))
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, c string) int { return callOrder(a) - callOrder(c) })
+	for _, name := range names {
+		c, goal := byName[name], ""
+		if slices.Contains(oneShotCalls, name) {
+			goal = "1"
+		}
+		measured := fmt.Sprintf("%.3f", float64(c.ok+c.failed)/benchNumbers)
+		if name == "GetAppSubscriptions" {
+			measured, goal = fmt.Sprintf("%d (per app)", c.ok+c.failed), "app-level"
+		}
+		if c.failed > 0 {
+			measured += fmt.Sprintf(" (%d failed)", c.failed)
+		}
+		t.row("  "+name, measured, goal)
+	}
+	minSecs := math.Max(0, float64(len(untilRequested)-defaultGraphBurst)) / defaultGraphRPS
+	t.row(fmt.Sprintf("  those calls at the manager's default --graph-rps %d --graph-burst %d", defaultGraphRPS, defaultGraphBurst),
+		fmt.Sprintf(">= %.0f s", minSecs), "< 60 s")
+	t.row("reconciles per number (failed: conflicts from a stale cache)",
+		fmt.Sprintf("%.2f (%.0f failed)", reconciles/benchNumbers, reconcileErrs), "")
+	apiTotal, apiByMethod := apiPerNumber(api, lists)
+	t.row("API server requests per number until all requested (the manager's)", fmt.Sprintf("%.2f", apiTotal), "")
+	t.notes(fmt.Sprintf("    by method: %s (the test's %d creates and %d progress lists left out)", apiByMethod, benchNumbers, lists))
+	t.row("Kubernetes Events per number when all are requested", eventsTotal, "")
+	t.notes("    by reason: " + eventsByReason)
+	t.row(fmt.Sprintf("Graph calls in the %s after, nothing changed (drift check every %s)", quietFor, controllers.DefaultSubscriptionRecheck),
+		fmt.Sprintf("%d", len(quiet)), "0")
+	if rc.n > 0 {
+		t.row(fmt.Sprintf("steady state: mean interval between a number's rechecks / period (%s, %d intervals)", steadyRecheck, rc.n),
+			fmt.Sprintf("%.3f", rc.ratio), "1.00-1.10 (10% jitter)")
+		t.row(fmt.Sprintf("  so Graph calls per number per period, at %s (at %s fewer: checkedAt's rounding to 1 s weighs less)", steadyRecheck, controllers.DefaultSubscriptionRecheck),
+			fmt.Sprintf("%.2f", 1/rc.ratio), "<= 1 per 10 min")
+		t.row("  shortest interval, as period minus seconds (checkedAt has 1 s resolution)",
+			fmt.Sprintf("period - %.2f s", max(0, rc.early.Seconds())), "period")
+	} else {
+		t.row("steady state: rechecks per number", "none measured", "<= 1 per 10 min")
+	}
+	t.notes(fmt.Sprintf("    all Graph calls in the %.0f s steady-state run, per number: %s", steadySecs, steadyCalls(steadyByName)))
+	t.row("peak Go heap in use (this process: manager + simulator + test client)", fmt.Sprintf("%.0f MiB", peakHeap),
+		fmt.Sprintf("(%.0f MiB before the manager)", baseline))
+	t.row("peak memory from the OS (runtime.MemStats.Sys, same process)", fmt.Sprintf("%.0f MiB", peakSys), "")
+	// Printed, not logged: the testing package cuts a benchmark's log to 10 lines.
+	fmt.Printf("\nBenchmarkApply1000: %d CoexNumbers applied at once against the Meta simulator; one manager in this\n"+
+		"process (MaxConcurrentReconciles %d, Graph bucket %d rps), kube-apiserver and etcd in their own processes\n"+
+		"(not in the memory figures), %d CPUs shared by all of them.\n%s\n",
+		benchNumbers, controllers.DefaultMaxConcurrentReconciles, benchGraphRPS, runtime.NumCPU(), &t)
+}
+
+// rechecks summarizes the intervals between a number's subscription reads.
+type rechecks struct {
+	n     int           // intervals measured
+	ratio float64       // their mean over the period
+	early time.Duration // how much the shortest one fell short of the period
+}
+
+// recheckIntervals measures, over every number, the intervals between consecutive
+// subscription reads (ListSubscribedApps). Each number's first interval is left out: it
+// starts in the new manager's catch-up burst, where a read comes late after the reconcile
+// that anchors the schedule, which shortens the next interval by as much.
+func recheckIntervals(calls []graphsim.Call, period time.Duration) rechecks {
+	last := map[string]time.Time{}
+	seen := map[string]int{}
+	var sum time.Duration
+	shortest := time.Duration(math.MaxInt64)
+	var r rechecks
+	for _, c := range calls {
+		if c.Name != "ListSubscribedApps" {
+			continue
+		}
+		if prev, ok := last[c.WABAID]; ok && seen[c.WABAID] >= 2 {
+			d := c.Wall.Sub(prev)
+			sum += d
+			shortest = min(shortest, d)
+			r.n++
+		}
+		last[c.WABAID] = c.Wall
+		seen[c.WABAID]++
+	}
+	if r.n > 0 {
+		r.ratio = float64(sum) / float64(r.n) / float64(period)
+		r.early = period - shortest
+	}
+	return r
+}
+
+// apiPerNumber is the manager's API requests per number, in all and by method: POST less
+// the test's creates, GET less its lists.
+func apiPerNumber(api map[string]float64, lists int64) (float64, string) {
+	api["POST"] -= benchNumbers
+	api["GET"] -= float64(lists)
+	var parts []string
+	var total float64
+	for method, n := range api {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", method, n/benchNumbers))
+			total += n / benchNumbers
+		}
+	}
+	slices.Sort(parts)
+	return total, strings.Join(parts, ", ")
+}
+
+// eventsPerNumber counts the Events recorded about the numbers, in all and by reason.
+func (w *world) eventsPerNumber(ctx context.Context) (string, string) {
+	var list eventsv1.EventList
+	if err := w.k8s.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return "?", err.Error()
+	}
+	byReason := map[string]int{}
+	total := 0
+	for _, e := range list.Items {
+		if e.Regarding.Kind != "CoexNumber" {
+			continue
+		}
+		n := 1
+		if e.Series != nil {
+			n = int(e.Series.Count)
+		}
+		byReason[e.Reason] += n
+		total += n
+	}
+	var parts []string
+	for reason, n := range byReason {
+		parts = append(parts, fmt.Sprintf("%s %.2f", reason, float64(n)/benchNumbers))
+	}
+	slices.Sort(parts)
+	return fmt.Sprintf("%.2f", float64(total)/benchNumbers), strings.Join(parts, ", ")
+}
+
+func steadyCalls(byName map[string]callCount) string {
+	var parts []string
+	for name, c := range byName {
+		parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(c.ok+c.failed)/benchNumbers))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func callOrder(name string) int {
+	if i := slices.Index(oneShotCalls, name); i >= 0 {
+		return i
+	}
+	return len(oneShotCalls)
+}
+
+// table lays out rows of three columns, and notes across them.
+type table struct {
+	rows [][3]string
+	note []bool
+}
+
+func (t *table) row(a, b, c string) {
+	t.rows = append(t.rows, [3]string{a, b, c})
+	t.note = append(t.note, false)
+}
+
+func (t *table) notes(text string) {
+	t.rows = append(t.rows, [3]string{text})
+	t.note = append(t.note, true)
+}
+
+func (t *table) String() string {
+	var w [3]int
+	for k, r := range t.rows {
+		for i := range r {
+			if !t.note[k] {
+				w[i] = max(w[i], len(r[i]))
+			}
+		}
+	}
+	var sb strings.Builder
+	for k, r := range t.rows {
+		if t.note[k] {
+			fmt.Fprintf(&sb, "  %s\n", r[0])
+			continue
+		}
+		fmt.Fprintf(&sb, "  %-*s  %-*s  %s\n", w[0], r[0], w[1], r[1], r[2])
+	}
+	return sb.String()
+}
