@@ -79,7 +79,7 @@ run: manifests ## Run the manager against the cluster of the current kubeconfig 
 	go run ./cmd/manager --health-probe-bind-address=127.0.0.1:8081 --metrics-bind-address=127.0.0.1:8080
 
 .PHONY: demo
-demo: envtest-bins build ## Start a local control plane, install the CRDs, apply the samples, show them.
+demo: envtest-bins build ## Local control plane + Meta simulator + the operator on the samples, shown with kubectl.
 	KUBECTL=$(KUBECTL) BIN=$(BIN) ./hack/demo.sh
 
 $(CONTROLLER_GEN): go.mod go.sum
