@@ -43,6 +43,7 @@ var maAllFields = []string{"account_update", "history", "messages", "smb_app_sta
 
 var maKey = types.NamespacedName{Namespace: maNamespace, Name: maName}
 
+// maScheme is the scheme of the fake-client tests: Kubernetes kinds and ours.
 func maScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()

@@ -14,8 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,18 +26,6 @@ import (
 )
 
 var metricsNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func metricsScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // metricsNumber is a number onboarded ago before metricsNow, in phase, with the given syncs
 // requested.
@@ -62,7 +48,7 @@ func metricsNumber(ns, name string, phase v1.CoexNumberPhase, ago time.Duration,
 
 func metricsCollector(t *testing.T, objs ...client.Object) *numberCollector {
 	t.Helper()
-	c := fake.NewClientBuilder().WithScheme(metricsScheme(t)).WithObjects(objs...).Build()
+	c := fake.NewClientBuilder().WithScheme(maScheme(t)).WithObjects(objs...).Build()
 	nc := &numberCollector{}
 	nc.use(c, clocktesting.NewFakeClock(metricsNow))
 	return nc
@@ -134,7 +120,7 @@ func TestMetricsNumbersWithoutClient(t *testing.T) {
 		t.Errorf("before Setup: %d series, want 0", got)
 	}
 
-	failing := fake.NewClientBuilder().WithScheme(metricsScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
+	failing := fake.NewClientBuilder().WithScheme(maScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
 		List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
 			return errors.New("cache not synced")
 		},
@@ -152,7 +138,7 @@ func TestMetricsNumbersWithoutClient(t *testing.T) {
 // Setup points the one registered collector at the latest manager's client.
 func TestMetricsNumbersUseLatestClient(t *testing.T) {
 	nc := metricsCollector(t, metricsNumber("a", "x", v1.PhaseActive, time.Hour, true, true))
-	second := fake.NewClientBuilder().WithScheme(metricsScheme(t)).WithObjects(
+	second := fake.NewClientBuilder().WithScheme(maScheme(t)).WithObjects(
 		metricsNumber("a", "y", v1.PhasePending, time.Hour, false, false),
 		metricsNumber("a", "z", v1.PhasePending, time.Hour, false, false),
 	).Build()
