@@ -10,12 +10,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -86,7 +88,7 @@ func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1.CoexNumber{}).
+		For(&v1.CoexNumber{}, builder.WithPredicates(numberTriggers)).
 		Owns(&corev1.Secret{}).
 		// A number depends on its MetaApp's existence and spec, not on its status, which
 		// the MetaApp reconciler rewrites on every check.
@@ -96,6 +98,33 @@ func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("coexnumber").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
+}
+
+// numberTriggers: a number is reconciled when its spec or annotations change, or when the
+// receiver records what changes the reconcilers' course (Offboarded, HistorySynced). Its own
+// status writes do not trigger it: it requeues itself after a backoff, and a write that
+// retriggered it would turn a failing Graph call into a tight loop against Meta (Graph's
+// error messages differ on every call, so the status always changes). Other receiver counters
+// (echoes, contacts) are read at the next reconcile.
+var numberTriggers = predicate.Or[client.Object](
+	predicate.GenerationChangedPredicate{},
+	predicate.AnnotationChangedPredicate{},
+	predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, cur := e.ObjectOld.(*v1.CoexNumber), e.ObjectNew.(*v1.CoexNumber)
+		for _, typ := range []string{v1.ConditionOffboarded, v1.ConditionHistorySynced} {
+			if conditionStatus(old, typ) != conditionStatus(cur, typ) {
+				return true
+			}
+		}
+		return false
+	}},
+)
+
+func conditionStatus(n *v1.CoexNumber, typ string) metav1.ConditionStatus {
+	if c := meta.FindStatusCondition(n.Status.Conditions, typ); c != nil {
+		return c.Status
+	}
+	return ""
 }
 
 // numbersOfApp maps a MetaApp to the numbers that use it.

@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -136,6 +137,20 @@ var _ = Describe("a CoexNumber", func() {
 		Eventually(cond(n, v1.ConditionHistorySyncRequested)).Should(Equal("True/" + coexstatus.ReasonRequested))
 		Expect(fresh(n).Status.Contacts.RequestID).To(Equal("contacts-late"))
 		Expect(phaseOf(n)()).NotTo(Equal(v1.PhaseReonboardRequired))
+	})
+
+	It("retries a failing sync request after a backoff, not in a loop, even when each error differs", func() {
+		w.createApp()
+		var calls atomic.Int64
+		w.fake.RequestContactsSyncFunc = func(context.Context, graph.Secret, string) (graph.SyncRequest, error) {
+			// Meta's messages carry a new fbtrace id every time, so the status changes on
+			// every failure.
+			return graph.SyncRequest{}, &graph.Error{Call: graph.CallRequestContactsSync, HTTPStatus: 503,
+				FBTraceID: strconv.FormatInt(calls.Add(1), 10), Class: graph.ClassTransient}
+		}
+		n := w.number()
+		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonGraphUnavailable))
+		Consistently(calls.Load, "3s").Should(BeNumerically("<=", 2), "the next try waits for the backoff")
 	})
 
 	It("makes no Graph call while offboarded, and verifies again when reconnected", func() {
@@ -332,6 +347,7 @@ var _ = Describe("a CoexNumber", func() {
 		Eventually(cond(n, v1.ConditionAppEchoesRecent)).Should(Equal("Unknown/NoEchoYet"))
 		last := metav1.NewTime(clk.Now())
 		receiverSets(n, func(c *v1.CoexNumber) { c.Status.Echoes = &v1.EchoStatus{Count: 3, LastAt: &last} })
+		force(n) // echo counts alone do not reconcile a number; its next reconcile reads them
 		Eventually(cond(n, v1.ConditionAppEchoesRecent)).Should(Equal("True/EchoSeen"))
 		clk.Step(DefaultAppInactivityWarning + time.Hour)
 		force(n)
