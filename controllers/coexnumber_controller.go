@@ -27,6 +27,9 @@ import (
 	"github.com/coex-operator/coex-operator/internal/graph"
 )
 
+// conflictRetry is how soon a reconcile refused for a stale object runs again.
+const conflictRetry = 500 * time.Millisecond
+
 // finalizer guards a CoexNumber's deletion until what the operator created for it is gone.
 const finalizer = "whatsapp.coex.dev/finalizer"
 
@@ -205,10 +208,11 @@ func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		err = stepErr
 	}
 	if apierrors.IsConflict(err) {
-		// Someone wrote the number since the cache served it (often this reconciler itself);
-		// that newer version's event reconciles it again. Expected, not an error.
+		// Someone wrote the number since the cache served it (often this reconciler itself).
+		// Expected, not an error: look again once the cache has caught up. The newer
+		// version's own event may be filtered out (numberTriggers), so requeue explicitly.
 		log.FromContext(ctx).V(1).Info("status changed meanwhile; reconciling again", "reason", err.Error())
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	return ctrl.Result{RequeueAfter: st.requeue}, err
 }
