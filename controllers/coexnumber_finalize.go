@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,7 +34,7 @@ func (r *CoexNumberReconciler) finalize(ctx context.Context, n *v1.CoexNumber) e
 		// Meta's side is best effort: a number whose app or token is gone, or whose
 		// unsubscribe Meta refuses, must still be deletable.
 		log.FromContext(ctx).Info("left the WABA subscription in place", "reason", err.Error())
-		r.event(n, "Warning", "SubscriptionKept", "Delete",
+		r.event(n, corev1.EventTypeWarning, "SubscriptionKept", "Delete",
 			"could not remove the app's WABA subscription the operator made: "+err.Error())
 	}
 	controllerutil.RemoveFinalizer(n, finalizer)

@@ -5,9 +5,9 @@ package controllers
 
 import (
 	"context"
-	"hash/fnv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -22,7 +22,7 @@ import (
 // operator's only steady-state Graph call for a number.
 func (r *CoexNumberReconciler) subscribe(ctx context.Context, st *numberState) (bool, error) {
 	n := st.n
-	period := r.recheckPeriod(n)
+	period := jittered(r.SubscriptionRecheck, n.UID)
 	if c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionWebhooksSubscribed); c != nil &&
 		c.Status == metav1.ConditionTrue && !st.forced && n.Status.Subscription != nil && n.Status.Subscription.CheckedAt != nil {
 		// checkedAt is kept to the second: one more second keeps a check from coming early.
@@ -46,7 +46,7 @@ func (r *CoexNumberReconciler) subscribe(ctx context.Context, st *numberState) (
 		}
 		// Found missing after we had it: drift, worth saying.
 		if c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionWebhooksSubscribed); c != nil && c.Status == metav1.ConditionTrue {
-			r.event(n, "Warning", "SubscriptionRestored", v1.ConditionWebhooksSubscribed,
+			r.event(n, corev1.EventTypeWarning, "SubscriptionRestored", v1.ConditionWebhooksSubscribed,
 				"the app was no longer subscribed to the WABA (removed outside the operator); subscribed it again")
 		}
 		rec.CreatedByOperator = true
@@ -67,12 +67,4 @@ func subscribed(apps []graph.SubscribedApp, appID string) bool {
 		}
 	}
 	return false
-}
-
-// recheckPeriod is SubscriptionRecheck plus up to 10% jitter, fixed per number (a hash of its
-// UID) so that thousands of numbers applied together spread their checks out.
-func (r *CoexNumberReconciler) recheckPeriod(n *v1.CoexNumber) time.Duration {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(n.UID))
-	return r.SubscriptionRecheck + time.Duration(uint64(r.SubscriptionRecheck/10)*uint64(h.Sum32())/(1<<32))
 }

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
 	"github.com/coex-operator/coex-operator/internal/graph"
+	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
 // verify owns the Verified condition: the country rule, then Meta's onboarding check
@@ -70,7 +71,7 @@ func (r *CoexNumberReconciler) unsupportedCountry(e164 string) (string, bool) {
 // reconnectedSince reports whether Meta reconnected the number after it was last checked.
 func reconnectedSince(n *v1.CoexNumber) bool {
 	off := n.Status.Offboarding
-	if off == nil || off.Event != "ACCOUNT_RECONNECTED" || off.At == nil {
+	if off == nil || off.Event != webhook.EventAccountReconnected || off.At == nil {
 		return false
 	}
 	ob := n.Status.Onboarding

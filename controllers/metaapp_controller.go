@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
@@ -149,7 +148,7 @@ func (r *MetaAppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		log.FromContext(ctx).V(1).Info("paused")
 		return ctrl.Result{}, nil
 	}
-	st := &appState{app: app, orig: app.DeepCopy(), now: opts.Clock.Now(), period: appRecheckPeriod(app, opts.SubscriptionRecheck)}
+	st := &appState{app: app, orig: app.DeepCopy(), now: opts.Clock.Now(), period: jittered(opts.SubscriptionRecheck, app.UID)}
 
 	creds, err := r.credentials(ctx, st)
 	if creds != nil {
@@ -434,14 +433,6 @@ func (st *appState) requeueAfter(d time.Duration) {
 	if d > 0 && (st.requeue == 0 || d < st.requeue) {
 		st.requeue = d
 	}
-}
-
-// appRecheckPeriod is period plus up to 10% jitter, fixed per app (a hash of its UID) so that
-// apps created together do not all call Meta at once.
-func appRecheckPeriod(app *v1.MetaApp, period time.Duration) time.Duration {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(app.UID))
-	return period + time.Duration(uint64(period/10)*uint64(h.Sum32())/(1<<32))
 }
 
 // missingFields returns the required fields not in subscribed, sorted; nil when none.

@@ -703,7 +703,7 @@ func TestMetaAppFieldHelpers(t *testing.T) {
 		t.Errorf("fieldUnion = %v", got)
 	}
 	app := maApp()
-	if a, b := appRecheckPeriod(app, maRecheck), appRecheckPeriod(app, maRecheck); a != b || a < maRecheck || a > maRecheck+maRecheck/10 {
-		t.Errorf("appRecheckPeriod = %v, %v: want the same, within 10%% above %v", a, b, maRecheck)
+	if a, b := jittered(maRecheck, app.UID), jittered(maRecheck, app.UID); a != b || a < maRecheck || a > maRecheck+maRecheck/10 {
+		t.Errorf("jittered = %v, %v: want the same, within 10%% above %v", a, b, maRecheck)
 	}
 }

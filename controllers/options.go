@@ -4,7 +4,10 @@
 package controllers
 
 import (
+	"hash/fnv"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -72,4 +75,13 @@ func (o Options) withDefaults() Options {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	return o
+}
+
+// jittered is period plus up to 10% more, fixed per object (a hash of its UID): thousands of
+// numbers or apps applied together spread their periodic checks instead of calling Meta at
+// once, and an object keeps the same period across reconciles and restarts.
+func jittered(period time.Duration, uid types.UID) time.Duration {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(uid))
+	return period + time.Duration(uint64(period/10)*uint64(h.Sum32())/(1<<32))
 }
