@@ -35,7 +35,7 @@ const (
 
 // CoexNumber condition types, besides Ready, Reconciling and Stalled. The reconcilers own
 // Verified, WebhooksSubscribed and the *SyncRequested conditions; the webhook receiver owns
-// HistorySynced and Offboarded.
+// HistorySynced and Offboarded (see CoexNumberStatus for the fields each writer owns).
 const (
 	ConditionVerified              = "Verified"
 	ConditionWebhooksSubscribed    = "WebhooksSubscribed"
@@ -118,6 +118,12 @@ type CoexNumberSpec struct {
 	// and recorded. A sync window that passes while suspended is not extended.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// relay is the endpoint to which the webhook receiver relays this number's normalized
+	// events, overriding the MetaApp's spec.relay: at least once, in order, each with a
+	// stable id, signed with HMAC-SHA256 in X-Coex-Signature-256.
+	// +optional
+	Relay *RelaySpec `json:"relay,omitempty"`
 }
 
 // SyncSpec selects the one-shot syncs to request.
@@ -137,6 +143,12 @@ type SyncSpec struct {
 
 // CoexNumberStatus is what the operator and its webhook receiver last observed. It holds
 // counters and records only, never message bodies.
+//
+// Two writers share it, split by field rather than by timing. The webhook receiver owns the
+// history and contacts progress (history phase, chunks, progress, threads, messages, declined
+// and completedAt; contacts added and removed), echoes, unsupportedMessages, offboarding and
+// the HistorySynced and Offboarded conditions. The reconcilers own the rest: onboarding,
+// credentials, subscription, the sync request records and their own conditions.
 //
 // Request ids, once recorded, never change: they are the proof a one-shot request was made.
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.contacts) || !has(oldSelf.contacts.requestID) || (has(self.contacts) && has(self.contacts.requestID) && self.contacts.requestID == oldSelf.contacts.requestID)",message="contacts.requestID is immutable once recorded",fieldPath=".contacts.requestID"
@@ -190,6 +202,12 @@ type CoexNumberStatus struct {
 	// number.
 	// +optional
 	Offboarding *OffboardingStatus `json:"offboarding,omitempty"`
+
+	// unsupportedMessages counts messages Meta could not show through the Cloud API (error
+	// 131060), such as ones sent from an ad or from an unsupported companion device. The
+	// business should read them in the WhatsApp Business app.
+	// +optional
+	UnsupportedMessages *UnsupportedMessagesStatus `json:"unsupportedMessages,omitempty"`
 
 	// conditions: Ready, Verified, WebhooksSubscribed, ContactsSyncRequested,
 	// HistorySyncRequested, HistorySynced, Offboarded, Reconciling and Stalled.
@@ -329,6 +347,20 @@ type EchoStatus struct {
 
 	// lastAt is the timestamp of the newest echo: the last time the business was seen
 	// sending from the app.
+	// +optional
+	LastAt *metav1.Time `json:"lastAt,omitempty"`
+}
+
+// UnsupportedMessagesStatus counts messages Meta could not deliver through the Cloud API
+// (error 131060).
+type UnsupportedMessagesStatus struct {
+	// count of distinct unsupported messages received.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Count int64 `json:"count,omitempty"`
+
+	// lastAt is the timestamp of the newest unsupported message: the business should check
+	// the WhatsApp Business app for messages since then.
 	// +optional
 	LastAt *metav1.Time `json:"lastAt,omitempty"`
 }

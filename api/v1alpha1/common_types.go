@@ -42,3 +42,26 @@ const (
 	// ConditionStalled is True when progress needs a human: the reason says what to do.
 	ConditionStalled = "Stalled"
 )
+
+// RelaySpec is the tenant's HTTP endpoint to which the webhook receiver relays a number's
+// normalized events: contacts, history, messages, echoes, edits, revokes, account updates.
+// Events are delivered at least once and in order per number; each has a stable id (the same
+// Meta data always gets the same id), so the endpoint de-duplicates on it. Every delivery is
+// signed: header X-Coex-Signature-256 is "sha256=<hex>", the HMAC-SHA256, keyed with the
+// secretRef value, of "<X-Coex-Timestamp>.<body>" (the X-Coex-Timestamp header, a dot, then
+// the raw request body).
+type RelaySpec struct {
+	// url is the endpoint events are POSTed to, such as https://app.example.com/coex/events.
+	// It must be https, except that http is accepted to a loopback host (localhost,
+	// 127.0.0.0/8, ::1) for local tests.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && ((url(self).getScheme() == 'https' && url(self).getHostname() != '') || self.matches('^http://(localhost|127([.][0-9]{1,3}){3}|[[]::1[]])(:[0-9]{1,5})?(/.*)?$'))",message="url must be an https URL, or http to a loopback host (localhost, 127.0.0.0/8, ::1)"
+	URL string `json:"url"`
+
+	// secretRef names the Secret key holding the HMAC key the receiver signs deliveries with.
+	// Each delivery carries headers X-Coex-Timestamp and X-Coex-Signature-256:
+	// "sha256=<hex>", the HMAC-SHA256 of "<X-Coex-Timestamp>.<body>" under this key.
+	// +required
+	SecretRef SecretKeySelector `json:"secretRef"`
+}

@@ -95,6 +95,13 @@ type MetaAppSpec struct {
 	// callbackURL. When false (the default) the operator only reports what is missing.
 	// +optional
 	ManageSubscriptions bool `json:"manageSubscriptions,omitempty"`
+
+	// relay is the default endpoint to which the webhook receiver relays the normalized
+	// events of this app's numbers: at least once, in order per number, each with a stable
+	// id, signed with HMAC-SHA256 in X-Coex-Signature-256. A CoexNumber's own spec.relay
+	// overrides it. Without either, events are not relayed; status is still updated.
+	// +optional
+	Relay *RelaySpec `json:"relay,omitempty"`
 }
 
 // MetaAppStatus is what the operator last observed of a MetaApp.

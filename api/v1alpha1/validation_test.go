@@ -126,6 +126,25 @@ var _ = Describe("CoexNumber validation", func() {
 		Expect(k8sClient.Create(ctx, number)).To(Succeed())
 	})
 
+	It("accepts a relay endpoint of its own", func() {
+		number := sample("CoexNumber", ns)
+		set("spec.relay", relay("https://app.example.com/coex/events"))(number)
+		Expect(k8sClient.Create(ctx, number)).To(Succeed())
+	})
+
+	DescribeTable("refuses an invalid relay",
+		func(e edit, field, message string) {
+			number := sample("CoexNumber", ns)
+			set("spec.relay", relay("https://app.example.com/coex/events"))(number)
+			e(number)
+			expectRefused(k8sClient.Create(ctx, number), field, message)
+		},
+		Entry("over plain http to a public host", set("spec.relay.url", "http://app.example.com/coex/events"),
+			"spec.relay.url", "url must be an https URL, or http to a loopback host"),
+		Entry("without secretRef", unset("spec.relay.secretRef"), "spec.relay.secretRef", "Required value"),
+		Entry("without url", unset("spec.relay.url"), "spec.relay.url", "Required value"),
+	)
+
 	DescribeTable("refuses to change what identifies the number",
 		func(before, after edit, field, message string) {
 			number := sample("CoexNumber", ns)
@@ -166,6 +185,7 @@ var _ = Describe("CoexNumber validation", func() {
 			set("status.history.progress", int64(40))(number)
 			set("status.history.messages", int64(1200))(number)
 			set("status.contacts.added", int64(31))(number)
+			set("status.unsupportedMessages", map[string]any{"count": int64(2), "lastAt": "2026-11-22T10:02:00Z"})(number)
 			Expect(k8sClient.Status().Update(ctx, number)).To(Succeed())
 		})
 
@@ -184,6 +204,8 @@ var _ = Describe("CoexNumber validation", func() {
 				"status.history.progress", "should be less than or equal to 100"),
 			Entry("an unknown phase", set("status.phase", "Done"),
 				"status.phase", "Unsupported value"),
+			Entry("a negative unsupported message count", set("status.unsupportedMessages.count", int64(-1)),
+				"status.unsupportedMessages.count", "should be greater than or equal to 0"),
 		)
 	})
 })
@@ -226,6 +248,41 @@ var _ = Describe("MetaApp validation", func() {
 			"spec.requiredFields", "should have at least 1 items"),
 	)
 
+	It("accepts a default relay endpoint for its numbers", func() {
+		app := sample("MetaApp", ns)
+		set("spec.relay", relay("https://app.example.com/coex/events"))(app)
+		Expect(k8sClient.Create(ctx, app)).To(Succeed())
+	})
+
+	DescribeTable("refuses an invalid relay",
+		func(e edit, field, message string) {
+			app := sample("MetaApp", ns)
+			set("spec.relay", relay("https://app.example.com/coex/events"))(app)
+			e(app)
+			expectRefused(k8sClient.Create(ctx, app), field, message)
+		},
+		Entry("over plain http to a public host", set("spec.relay.url", "http://app.example.com/coex/events"),
+			"spec.relay.url", "url must be an https URL, or http to a loopback host"),
+		Entry("over plain http to a private address", set("spec.relay.url", "http://10.0.0.7:8080/events"),
+			"spec.relay.url", "url must be an https URL, or http to a loopback host"),
+		Entry("with a url that is no URL", set("spec.relay.url", "app.example.com/coex/events"),
+			"spec.relay.url", "url must be an https URL, or http to a loopback host"),
+		Entry("without secretRef", unset("spec.relay.secretRef"), "spec.relay.secretRef", "Required value"),
+		Entry("with an upper-case Secret name", set("spec.relay.secretRef.name", "Relay"),
+			"spec.relay.secretRef.name", "name must be a valid Secret name"),
+	)
+
+	DescribeTable("accepts a relay to a loopback test endpoint",
+		func(url string) {
+			app := sample("MetaApp", ns)
+			set("spec.relay", relay(url))(app)
+			Expect(k8sClient.Create(ctx, app)).To(Succeed())
+		},
+		Entry("127.0.0.1 with a port", "http://127.0.0.1:18095/events"),
+		Entry("localhost", "http://localhost:18095"),
+		Entry("IPv6 loopback", "http://[::1]:18095/events"),
+	)
+
 	DescribeTable("accepts Meta's URL and loopback simulators",
 		func(url string) {
 			app := sample("MetaApp", ns)
@@ -241,6 +298,11 @@ var _ = Describe("MetaApp validation", func() {
 })
 
 func noEdit(*unstructured.Unstructured) {}
+
+// relay is a spec.relay block sending to url, signed with a key of the Secret "relay".
+func relay(url string) map[string]any {
+	return map[string]any{"url": url, "secretRef": map[string]any{"name": "relay", "key": "hmac-key"}}
+}
 
 func toAny(ss []string) []any {
 	out := make([]any, len(ss))
