@@ -1,0 +1,172 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Config is the receiver's configuration (cmd/receiver's flags).
+type Config struct {
+	// SpoolDir holds spool.db and state.db; put it on a volume that outlives the container.
+	SpoolDir string
+	// WebhookAddr is where Meta's callbacks are served (/webhooks/<namespace>/<metaapp>).
+	WebhookAddr string
+	// TLSCertFile and TLSKeyFile serve HTTPS when both are set; otherwise TLS ends at the
+	// Ingress in front of the Service.
+	TLSCertFile, TLSKeyFile string
+	MaxBodyBytes            int64
+	StatusInterval          time.Duration
+	RotationGrace           time.Duration
+	RelayWorkers            int
+	RelayBatchSize          int
+}
+
+// Receiver is the assembled sidecar: its stores and the runnables added to the manager.
+type Receiver struct {
+	Spool      *Spool
+	State      *State
+	Kube       *Kube
+	Server     *Server
+	Dispatcher *Dispatcher
+	Status     *StatusWriter
+	Relay      *Relay
+	Metrics    *Metrics
+
+	listener net.Listener
+}
+
+// Add opens the stores under cfg.SpoolDir and adds the webhook server, the dispatcher, the
+// status writer and the relay to mgr. Close the Receiver after mgr.Start returns.
+func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
+	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool directory: %w", err)
+	}
+	if err := IndexFields(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("index CoexNumbers: %w", err)
+	}
+	spool, err := OpenSpool(filepath.Join(cfg.SpoolDir, "spool.db"))
+	if err != nil {
+		return nil, err
+	}
+	state, err := OpenState(filepath.Join(cfg.SpoolDir, "state.db"))
+	if err != nil {
+		_ = spool.Close()
+		return nil, err
+	}
+	log := ctrl.Log.WithName("receiver")
+	r := &Receiver{Spool: spool, State: state, Metrics: NewMetrics(metrics.Registry)}
+	r.Kube = &Kube{Reader: mgr.GetCache(), RotationGrace: cfg.RotationGrace}
+	r.Server = NewServer(ServerOptions{Spool: spool, Credentials: r.Kube, Metrics: r.Metrics,
+		Logger: log.WithName("http"), MaxBodyBytes: cfg.MaxBodyBytes})
+	r.Status = NewStatusWriter(StatusWriterOptions{Client: mgr.GetClient(), Reader: mgr.GetCache(), State: state,
+		Interval: cfg.StatusInterval, Events: mgr.GetEventRecorder("coex-receiver"), Metrics: r.Metrics,
+		Logger: log.WithName("status")})
+	r.Dispatcher = NewDispatcher(DispatcherOptions{Spool: spool, State: state, Resolver: r.Kube, Metrics: r.Metrics,
+		Logger: log.WithName("dispatch"), Applied: r.Status.Mark})
+	r.Relay = NewRelay(RelayOptions{Outbox: state, Endpoints: r.Kube.Endpoint, Workers: cfg.RelayWorkers,
+		BatchSize: cfg.RelayBatchSize, Logger: log.WithName("relay"), Metrics: NewRelayMetrics(metrics.Registry)})
+
+	// The listener is opened now, so a port conflict fails at start and tests can use port 0.
+	r.listener, err = net.Listen("tcp", cfg.WebhookAddr)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("webhook listener: %w", err)
+	}
+	afterSync := func(run func(context.Context) error) manager.RunnableFunc {
+		return func(ctx context.Context) error {
+			if !mgr.GetCache().WaitForCacheSync(ctx) {
+				return nil
+			}
+			return run(ctx)
+		}
+	}
+	for _, run := range []manager.Runnable{
+		afterSync(r.serve(cfg)),
+		afterSync(r.Dispatcher.Start),
+		afterSync(r.Status.Start),
+		afterSync(r.Relay.Start),
+		manager.RunnableFunc(r.gauges),
+	} {
+		if err := mgr.Add(run); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Addr is the webhook listener's address.
+func (r *Receiver) Addr() net.Addr { return r.listener.Addr() }
+
+// Close closes the stores; call it once the manager has stopped.
+func (r *Receiver) Close() {
+	if r.listener != nil {
+		_ = r.listener.Close()
+	}
+	_ = r.Spool.Close()
+	_ = r.State.Close()
+}
+
+// serve runs the webhook server; on stop it lets requests in flight finish (their bodies are
+// being made durable) before returning.
+func (r *Receiver) serve(cfg Config) func(context.Context) error {
+	return func(ctx context.Context) error {
+		srv := &http.Server{
+			Handler:           r.Server,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			WriteTimeout:      2 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		var err error
+		if cfg.TLSCertFile != "" && cfg.TLSKeyFile != "" {
+			err = srv.ServeTLS(r.listener, cfg.TLSCertFile, cfg.TLSKeyFile)
+		} else {
+			err = srv.Serve(r.listener)
+		}
+		<-done
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// gauges refreshes the backlog gauges every few seconds.
+func (r *Receiver) gauges(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		r.Metrics.SpoolDepth.Set(float64(r.Spool.Depth()))
+		if n, err := r.State.OutboxDepth(); err == nil {
+			r.Metrics.OutboxEvents.Set(float64(n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,218 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+)
+
+// Field indexes the receiver looks CoexNumbers up by.
+const (
+	IndexPhoneNumberID = "spec.phoneNumberID"
+	IndexWABAID        = "spec.wabaID"
+)
+
+// IndexFields registers the receiver's field indexes on the cache.
+func IndexFields(ctx context.Context, idx client.FieldIndexer) error {
+	if err := idx.IndexField(ctx, &v1.CoexNumber{}, IndexPhoneNumberID, func(o client.Object) []string {
+		return []string{o.(*v1.CoexNumber).Spec.PhoneNumberID}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &v1.CoexNumber{}, IndexWABAID, func(o client.Object) []string {
+		return []string{o.(*v1.CoexNumber).Spec.WABAID}
+	})
+}
+
+// Kube answers the receiver's questions from the cluster (through a cache): which CoexNumber a
+// webhook is about, a MetaApp's credentials, and a number's relay endpoint. Secrets are read
+// at each question, so rotation needs no restart.
+type Kube struct {
+	Reader client.Reader
+	// RotationGrace is how long a replaced app secret still verifies webhooks (default 15 min):
+	// Meta keeps retrying deliveries it signed with the old one.
+	RotationGrace time.Duration
+	Now           func() time.Time
+
+	mu      sync.Mutex
+	secrets map[string]rotatedSecret
+}
+
+type rotatedSecret struct {
+	current, previous []byte
+	changedAt         time.Time
+}
+
+// ByPhoneNumberID implements Resolver.
+func (k *Kube) ByPhoneNumberID(ns, app, phoneNumberID string) (Target, bool, error) {
+	nums, err := k.list(ns, app, IndexPhoneNumberID, phoneNumberID)
+	if err != nil || len(nums) == 0 {
+		return Target{}, false, err
+	}
+	t, err := k.target(&nums[0])
+	return t, err == nil, err
+}
+
+// ByWABA implements Resolver.
+func (k *Kube) ByWABA(ns, app, wabaID string) ([]Target, error) {
+	nums, err := k.list(ns, app, IndexWABAID, wabaID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Target, 0, len(nums))
+	for i := range nums {
+		t, err := k.target(&nums[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// list finds the app's numbers with an indexed field, oldest first: two objects claiming one
+// phone number is a mistake, and the first one keeps receiving.
+func (k *Kube) list(ns, app, index, value string) ([]v1.CoexNumber, error) {
+	var l v1.CoexNumberList
+	if err := k.Reader.List(context.Background(), &l, client.InNamespace(ns), client.MatchingFields{index: value}); err != nil {
+		return nil, fmt.Errorf("list CoexNumbers by %s: %w", index, err)
+	}
+	out := slices.DeleteFunc(l.Items, func(n v1.CoexNumber) bool { return n.Spec.AppRef.Name != app })
+	slices.SortFunc(out, func(a, b v1.CoexNumber) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+func (k *Kube) target(n *v1.CoexNumber) (Target, error) {
+	relay := n.Spec.Relay != nil
+	if !relay {
+		app, err := k.app(n.Namespace, n.Spec.AppRef.Name)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return Target{}, err
+		}
+		relay = app != nil && app.Spec.Relay != nil
+	}
+	return Target{Namespace: n.Namespace, Name: n.Name, PhoneNumberID: n.Spec.PhoneNumberID, WABAID: n.Spec.WABAID,
+		DisplayPhoneNumber: n.Spec.DisplayPhoneNumber, OnboardedAt: n.SyncWindowStart().Time, Relay: relay}, nil
+}
+
+func (k *Kube) app(ns, name string) (*v1.MetaApp, error) {
+	app := &v1.MetaApp{}
+	if err := k.Reader.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// Credentials implements CredentialSource.
+func (k *Kube) Credentials(ctx context.Context, ns, name string) (Credentials, error) {
+	app := &v1.MetaApp{}
+	if err := k.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Credentials{}, ErrUnknownApp
+		}
+		return Credentials{}, err
+	}
+	secret, err := k.secretKey(ctx, ns, app.Spec.AppSecretRef)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("%w: app secret: %v", ErrNoCredentials, err)
+	}
+	token, err := k.secretKey(ctx, ns, app.Spec.VerifyTokenRef)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("%w: verify token: %v", ErrNoCredentials, err)
+	}
+	return Credentials{AppSecrets: k.rotation(ns+"/"+name, secret), VerifyToken: token}, nil
+}
+
+// rotation returns the app secrets that verify webhooks now: the current one and, within the
+// grace period after a change, the one before.
+func (k *Kube) rotation(key string, current []byte) [][]byte {
+	now := time.Now()
+	if k.Now != nil {
+		now = k.Now()
+	}
+	grace := k.RotationGrace
+	if grace <= 0 {
+		grace = 15 * time.Minute
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.secrets == nil {
+		k.secrets = map[string]rotatedSecret{}
+	}
+	r, seen := k.secrets[key]
+	if !seen || !bytes.Equal(r.current, current) {
+		if seen {
+			r = rotatedSecret{current: current, previous: r.current, changedAt: now}
+		} else {
+			r = rotatedSecret{current: current}
+		}
+		k.secrets[key] = r
+	}
+	if r.previous != nil && now.Sub(r.changedAt) < grace {
+		return [][]byte{r.current, r.previous}
+	}
+	return [][]byte{r.current}
+}
+
+// Endpoint is the relay's EndpointFunc: the number's spec.relay, or its MetaApp's.
+func (k *Kube) Endpoint(stream string) (Endpoint, bool, error) {
+	ns, name, _ := strings.Cut(stream, "/")
+	ctx := context.Background()
+	n := &v1.CoexNumber{}
+	if err := k.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, n); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Endpoint{}, false, nil
+		}
+		return Endpoint{}, false, err
+	}
+	spec := n.Spec.Relay
+	if spec == nil {
+		app, err := k.app(ns, n.Spec.AppRef.Name)
+		if err != nil {
+			if apierrors.IsNotFound(err) {
+				return Endpoint{}, false, nil
+			}
+			return Endpoint{}, false, err
+		}
+		spec = app.Spec.Relay
+	}
+	if spec == nil {
+		return Endpoint{}, false, nil
+	}
+	secret, err := k.secretKey(ctx, ns, spec.SecretRef)
+	if err != nil {
+		return Endpoint{}, false, nil
+	}
+	return Endpoint{URL: spec.URL, Secret: secret}, true, nil
+}
+
+func (k *Kube) secretKey(ctx context.Context, ns string, ref v1.SecretKeySelector) ([]byte, error) {
+	s := &corev1.Secret{}
+	if err := k.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
+		return nil, fmt.Errorf("secret %s/%s: %w", ns, ref.Name, err)
+	}
+	v := s.Data[ref.Key]
+	if len(v) == 0 {
+		return nil, fmt.Errorf("secret %s/%s has no key %q", ns, ref.Name, ref.Key)
+	}
+	return v, nil
+}

@@ -1,0 +1,588 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package receiver
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/coex-operator/coex-operator/internal/webhook"
+)
+
+// Target is the CoexNumber a change is about.
+type Target struct {
+	Namespace          string
+	Name               string
+	PhoneNumberID      string
+	WABAID             string
+	DisplayPhoneNumber string
+	// OnboardedAt starts the number's coexistence: user messages after it open a customer
+	// service window.
+	OnboardedAt time.Time
+	// Relay is true when the number has a relay endpoint: its events go to the outbox.
+	Relay bool
+}
+
+// Stream names the number's outbox stream and state: "namespace/name".
+func (t Target) Stream() string { return t.Namespace + "/" + t.Name }
+
+// Resolver maps what Meta names (a phone number id, a WABA id) to CoexNumbers of the MetaApp
+// the webhook came in for.
+type Resolver interface {
+	ByPhoneNumberID(namespace, app, phoneNumberID string) (Target, bool, error)
+	ByWABA(namespace, app, wabaID string) ([]Target, error)
+}
+
+// customerServiceWindow is how long a user message lets the business answer freely.
+const customerServiceWindow = 24 * time.Hour
+
+// Shapes decoded by the normalizer. Messages stay raw: they are relayed as Meta sent them,
+// whatever their type, and only their head is read here.
+type (
+	rawHistoryValue struct {
+		Metadata webhook.Metadata  `json:"metadata"`
+		History  []rawChunk        `json:"history"`
+		Messages []json.RawMessage `json:"messages"`
+	}
+	rawChunk struct {
+		Metadata *webhook.ChunkMetadata `json:"metadata"`
+		Threads  []rawThread            `json:"threads"`
+		Errors   []webhook.Error        `json:"errors"`
+	}
+	rawThread struct {
+		ID       string            `json:"id"`
+		Messages []json.RawMessage `json:"messages"`
+	}
+	rawListValue struct {
+		Metadata      webhook.Metadata  `json:"metadata"`
+		Messages      []json.RawMessage `json:"messages"`
+		Statuses      []json.RawMessage `json:"statuses"`
+		MessageEchoes []json.RawMessage `json:"message_echoes"`
+		StateSync     []json.RawMessage `json:"state_sync"`
+	}
+	msgHead struct {
+		From      string          `json:"from"`
+		To        string          `json:"to"`
+		ID        string          `json:"id"`
+		Timestamp webhook.FlexInt `json:"timestamp"`
+		Type      string          `json:"type"`
+		Edit      *struct {
+			OriginalMessageID string `json:"original_message_id"`
+		} `json:"edit"`
+		Revoke *struct {
+			OriginalMessageID string `json:"original_message_id"`
+		} `json:"revoke"`
+		Errors []webhook.Error `json:"errors"`
+	}
+)
+
+// applier applies the changes of one record inside a state transaction.
+type applier struct {
+	tx       *StateTx
+	resolver Resolver
+	rec      Record
+	stats    *dispatchStats
+	// unmatched names what no CoexNumber was found for; the record becomes a dead letter.
+	unmatched []string
+}
+
+// dispatchStats counts what a batch did, for metrics and tests.
+type dispatchStats struct {
+	changes         map[string]map[string]int // field -> result -> n
+	historyMessages int
+	events          int
+	unsupported     map[string]int // stream -> 131060 seen in this batch
+}
+
+func newDispatchStats() *dispatchStats {
+	return &dispatchStats{changes: map[string]map[string]int{}, unsupported: map[string]int{}}
+}
+
+func (s *dispatchStats) change(field, result string) {
+	m := s.changes[field]
+	if m == nil {
+		m = map[string]int{}
+		s.changes[field] = m
+	}
+	m[result]++
+}
+
+// Results of a change, for coex_receiver_changes_total.
+const (
+	resultApplied   = "applied"
+	resultDuplicate = "duplicate"
+	resultUnmatched = "unmatched"
+	resultMalformed = "malformed"
+	resultUnknown   = "unknown_field"
+)
+
+func (a *applier) apply(env *webhook.Envelope) error {
+	for _, entry := range env.Entry {
+		for _, ch := range entry.Changes {
+			if err := a.change(entry, ch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *applier) change(entry webhook.Entry, ch webhook.Change) error {
+	if ch.Field == webhook.FieldAccountUpdate {
+		return a.accountUpdate(entry, ch)
+	}
+	var v rawListValue
+	var hv rawHistoryValue
+	var err error
+	var meta webhook.Metadata
+	switch ch.Field {
+	case webhook.FieldHistory:
+		err = json.Unmarshal(ch.Value, &hv)
+		meta = hv.Metadata
+	case webhook.FieldMessages, webhook.FieldEchoes, webhook.FieldStateSync:
+		err = json.Unmarshal(ch.Value, &v)
+		meta = v.Metadata
+	default:
+		a.stats.change(ch.Field, resultUnknown)
+		return nil
+	}
+	if err != nil || meta.PhoneNumberID == "" {
+		a.stats.change(ch.Field, resultMalformed)
+		a.unmatched = append(a.unmatched, fmt.Sprintf("%s change without a readable value or phone_number_id", ch.Field))
+		return nil
+	}
+	t, ok, err := a.resolver.ByPhoneNumberID(a.rec.Namespace, a.rec.App, meta.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		a.stats.change(ch.Field, resultUnmatched)
+		a.unmatched = append(a.unmatched, fmt.Sprintf("no CoexNumber of MetaApp %s/%s has phoneNumberID %s",
+			a.rec.Namespace, a.rec.App, meta.PhoneNumberID))
+		return nil
+	}
+	t.WABAID = entry.ID
+	n, err := a.tx.Number(t.Stream())
+	if err != nil {
+		return err
+	}
+	switch ch.Field {
+	case webhook.FieldHistory:
+		err = a.history(t, n, &hv)
+	case webhook.FieldStateSync:
+		err = a.contacts(t, n, v.StateSync)
+	case webhook.FieldEchoes:
+		err = a.echoes(t, n, v.MessageEchoes)
+	case webhook.FieldMessages:
+		err = a.messages(t, n, &v)
+	}
+	if err == nil {
+		a.stats.change(ch.Field, resultApplied)
+	}
+	return err
+}
+
+func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
+	now := a.rec.ReceivedAt
+	for _, c := range v.History {
+		if declined(c.Errors) {
+			if !n.Declined {
+				n.Declined = true
+				if n.CompletedAt == nil {
+					n.CompletedAt = &now
+				}
+				if err := a.emit(t, Event{ID: EventHistoryDecline + ":" + t.PhoneNumberID, Type: EventHistoryDecline}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if c.Metadata == nil {
+			continue
+		}
+		phase, order := int64(c.Metadata.Phase), int64(c.Metadata.ChunkOrder)
+		if phase < 0 || phase > 2 {
+			continue
+		}
+		if n.HistoryStartedAt == nil {
+			n.HistoryStartedAt = &now
+		}
+		first, err := a.tx.FirstSeen(t.Stream(), fmt.Appendf([]byte("c"), "%d/%d", phase, order))
+		if err != nil {
+			return err
+		}
+		if first {
+			n.Chunks++
+			n.PhaseChunks[phase].add(order)
+			if n.HistoryPhase == nil || int32(phase) > *n.HistoryPhase {
+				p := int32(phase)
+				n.HistoryPhase = &p
+			}
+		}
+		if p := int32(min(max(c.Metadata.Progress, 0), 100)); p > n.Progress {
+			n.Progress = p
+		}
+		if c.Metadata.Progress >= 100 {
+			n.FinalChunkSeen = true
+		}
+		for _, th := range c.Threads {
+			if err := a.thread(t, n, th, phase, order); err != nil {
+				return err
+			}
+		}
+	}
+	for _, raw := range v.Messages {
+		h, ok := head(raw)
+		if !ok {
+			continue
+		}
+		first, err := a.tx.FirstSeen(t.Stream(), idKey('H', h.ID))
+		if err != nil || !first {
+			return err
+		}
+		n.MediaFollows++
+		if err := a.emit(t, Event{ID: EventHistoryMedia + ":" + h.ID, Type: EventHistoryMedia, MessageID: h.ID,
+			ThreadID: threadOf(h), Timestamp: int64(h.Timestamp), Data: raw}); err != nil {
+			return err
+		}
+	}
+	if n.CompletedAt == nil && historyComplete(n) {
+		n.CompletedAt = &now
+	}
+	return nil
+}
+
+func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order int64) error {
+	if th.ID != "" {
+		first, err := a.tx.FirstSeen(t.Stream(), append([]byte("t"), th.ID...))
+		if err != nil {
+			return err
+		}
+		if first {
+			n.Threads++
+		}
+	}
+	for _, raw := range th.Messages {
+		h, ok := head(raw)
+		if !ok {
+			continue
+		}
+		first, err := a.tx.FirstSeen(t.Stream(), idKey('h', h.ID))
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		n.Messages++
+		a.stats.historyMessages++
+		p, o := phase, order
+		if err := a.emit(t, Event{ID: EventHistoryMessage + ":" + h.ID, Type: EventHistoryMessage, MessageID: h.ID,
+			ThreadID: th.ID, Timestamp: int64(h.Timestamp), HistoryPhase: &p, HistoryChunk: &o, Data: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// historyComplete: the chunk with progress 100 has come and no chunk before it is missing.
+// Chunks arrive out of order, so progress 100 alone is not the end.
+func historyComplete(n *NumberCounts) bool {
+	if !n.FinalChunkSeen {
+		return false
+	}
+	for _, r := range n.PhaseChunks {
+		if r.Count > 0 && !r.complete() {
+			return false
+		}
+	}
+	return true
+}
+
+func declined(errs []webhook.Error) bool {
+	for _, e := range errs {
+		if e.Code == webhook.CodeHistoryDeclined {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *applier) contacts(t Target, n *NumberCounts, items []json.RawMessage) error {
+	for _, raw := range items {
+		var it webhook.StateSyncItem
+		if json.Unmarshal(raw, &it) != nil || it.Contact.PhoneNumber == "" {
+			continue
+		}
+		id := stableID(it.Action, it.Contact.PhoneNumber, fmt.Sprint(int64(it.Metadata.Timestamp)), it.Contact.FullName)
+		first, err := a.tx.FirstSeen(t.Stream(), append([]byte("k"), id...))
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		switch it.Action {
+		case webhook.ActionAdd:
+			n.ContactsAdded++
+		case webhook.ActionRemove:
+			n.ContactsRemoved++
+		}
+		if err := a.emit(t, Event{ID: EventContact + ":" + id, Type: EventContact,
+			ThreadID: it.Contact.PhoneNumber, Timestamp: int64(it.Metadata.Timestamp), Data: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) echoes(t Target, n *NumberCounts, items []json.RawMessage) error {
+	for _, raw := range items {
+		h, ok := head(raw)
+		if !ok {
+			continue
+		}
+		first, err := a.tx.FirstSeen(t.Stream(), idKey('e', h.ID))
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		n.Echoes++
+		if ts := unixTime(h.Timestamp); n.EchoLastAt == nil || ts.After(*n.EchoLastAt) {
+			n.EchoLastAt = &ts
+		}
+		if err := a.emit(t, Event{ID: EventEcho + ":" + h.ID, Type: EventEcho, MessageID: h.ID, ThreadID: h.To,
+			Timestamp: int64(h.Timestamp), Data: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
+	for _, raw := range v.Messages {
+		h, ok := head(raw)
+		if !ok {
+			continue
+		}
+		first, err := a.tx.FirstSeen(t.Stream(), idKey('i', h.ID))
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		ev := Event{ID: EventMessage + ":" + h.ID, Type: EventMessage, MessageID: h.ID, ThreadID: h.From,
+			Timestamp: int64(h.Timestamp), Data: raw}
+		switch {
+		case unsupported(h.Errors) || h.Type == webhook.TypeUnsupported:
+			ev.ID, ev.Type = EventUnsupported+":"+h.ID, EventUnsupported
+			n.Unsupported++
+			if ts := unixTime(h.Timestamp); n.UnsupportedLastAt == nil || ts.After(*n.UnsupportedLastAt) {
+				n.UnsupportedLastAt = &ts
+			}
+			a.stats.unsupported[t.Stream()]++
+		case h.Type == webhook.TypeEdit:
+			ev.ID, ev.Type = EventEdit+":"+h.ID, EventEdit
+			if h.Edit != nil {
+				ev.OriginalMessageID = h.Edit.OriginalMessageID
+			}
+		case h.Type == webhook.TypeRevoke:
+			ev.ID, ev.Type = EventRevoke+":"+h.ID, EventRevoke
+			if h.Revoke != nil {
+				ev.OriginalMessageID = h.Revoke.OriginalMessageID
+			}
+		}
+		// A user's message after onboarding opens (or renews) the customer service window.
+		if ts := unixTime(h.Timestamp); ev.Type != EventUnsupported && !ts.Before(t.OnboardedAt) {
+			closes := ts.Add(customerServiceWindow)
+			ev.WindowClosesAt = &closes
+		}
+		if err := a.emit(t, ev); err != nil {
+			return err
+		}
+	}
+	for _, raw := range v.Statuses {
+		var st webhook.Status
+		if json.Unmarshal(raw, &st) != nil || st.ID == "" {
+			continue
+		}
+		id := st.ID + ":" + st.Status
+		first, err := a.tx.FirstSeen(t.Stream(), idKey('s', id))
+		if err != nil || !first {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := a.emit(t, Event{ID: EventStatus + ":" + id, Type: EventStatus, MessageID: st.ID,
+			ThreadID: st.RecipientID, Timestamp: int64(st.Timestamp), Data: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unsupported(errs []webhook.Error) bool {
+	for _, e := range errs {
+		if e.Code == webhook.CodeUnsupportedMessage {
+			return true
+		}
+	}
+	return false
+}
+
+// accountUpdate applies account_update to the numbers it names: by phone number within the
+// entry's WABA, or every number of the WABA when Meta names none (ACCOUNT_OFFBOARDED, or the
+// waba_info shape).
+func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
+	var v webhook.AccountUpdateValue
+	if err := json.Unmarshal(ch.Value, &v); err != nil || v.Event == "" {
+		a.stats.change(ch.Field, resultMalformed)
+		a.unmatched = append(a.unmatched, "account_update without a readable event")
+		return nil
+	}
+	waba := entry.ID
+	if v.WABAInfo != nil && v.WABAInfo.WABAID != "" {
+		waba = v.WABAInfo.WABAID
+	}
+	targets, err := a.resolver.ByWABA(a.rec.Namespace, a.rec.App, waba)
+	if err != nil {
+		return err
+	}
+	if phone := digits(v.PhoneNumber); phone != "" {
+		var named []Target
+		for _, t := range targets {
+			if digits(t.DisplayPhoneNumber) == phone {
+				named = append(named, t)
+			}
+		}
+		targets = named
+	}
+	if len(targets) == 0 {
+		a.stats.change(ch.Field, resultUnmatched)
+		a.unmatched = append(a.unmatched, fmt.Sprintf("no CoexNumber of MetaApp %s/%s in WABA %s matches account_update %s %s",
+			a.rec.Namespace, a.rec.App, waba, v.Event, v.PhoneNumber))
+		return nil
+	}
+	at := a.rec.ReceivedAt
+	if entry.Time > 0 {
+		at = unixTime(entry.Time)
+	}
+	rec := OffboardingRecord{Event: v.Event, At: at}
+	if v.DisconnectionInfo != nil {
+		rec.Reason, rec.InitiatedBy = v.DisconnectionInfo.Reason, v.DisconnectionInfo.InitiatedBy
+	}
+	id := stableID(v.Event, waba, v.PhoneNumber, fmt.Sprint(int64(entry.Time)), rec.Reason)
+	for _, t := range targets {
+		t.WABAID = waba
+		first, err := a.tx.FirstSeen(t.Stream(), append([]byte("a"), id...))
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		n, err := a.tx.Number(t.Stream())
+		if err != nil {
+			return err
+		}
+		applyAccountEvent(n, rec)
+		if err := a.emit(t, Event{ID: EventAccount + ":" + id, Type: EventAccount, Timestamp: at.Unix(), Data: ch.Value}); err != nil {
+			return err
+		}
+	}
+	a.stats.change(ch.Field, resultApplied)
+	return nil
+}
+
+// applyAccountEvent records an offboarding event unless a newer one is already recorded:
+// Meta's retries may deliver a disconnection after the reconnection that followed it.
+func applyAccountEvent(n *NumberCounts, rec OffboardingRecord) {
+	if !offboardingEvent(rec.Event) {
+		return
+	}
+	if n.Offboarding != nil && rec.At.Before(n.Offboarding.At) {
+		return
+	}
+	wasOff := n.Offboarding != nil && isOffboarded(n.Offboarding.Event)
+	if wasOff != isOffboarded(rec.Event) || n.OffboardedSince == nil {
+		at := rec.At
+		n.OffboardedSince = &at
+	}
+	n.Offboarding = &rec
+}
+
+func offboardingEvent(e string) bool {
+	return e == webhook.EventPartnerRemoved || e == webhook.EventAccountOffboarded || e == webhook.EventAccountReconnected
+}
+
+func isOffboarded(e string) bool {
+	return e == webhook.EventPartnerRemoved || e == webhook.EventAccountOffboarded
+}
+
+func (a *applier) emit(t Target, ev Event) error {
+	if !t.Relay {
+		return nil
+	}
+	ev.Namespace, ev.Number, ev.PhoneNumberID, ev.WABAID = t.Namespace, t.Name, t.PhoneNumberID, t.WABAID
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	a.stats.events++
+	return a.tx.Emit(t.Stream(), b)
+}
+
+func head(raw json.RawMessage) (msgHead, bool) {
+	var h msgHead
+	if json.Unmarshal(raw, &h) != nil || h.ID == "" {
+		return h, false
+	}
+	return h, true
+}
+
+// threadOf is the user side of a message: the recipient of what the business sent, the sender
+// otherwise.
+func threadOf(h msgHead) string {
+	if h.To != "" {
+		return h.To
+	}
+	return h.From
+}
+
+// idKey is a compact de-duplication key: a kind byte and a 128-bit hash of the id.
+func idKey(kind byte, id string) []byte {
+	f := fnv.New128a()
+	f.Write([]byte(id))
+	return f.Sum([]byte{kind})
+}
+
+// stableID derives an event id from the fields that identify a piece of data without an id
+// of its own (a contact change, an account event).
+func stableID(parts ...string) string {
+	f := fnv.New128a()
+	for _, p := range parts {
+		f.Write([]byte(p))
+		f.Write([]byte{0})
+	}
+	return hex.EncodeToString(f.Sum(nil))
+}
+
+func unixTime(ts webhook.FlexInt) time.Time { return time.Unix(int64(ts), 0).UTC() }
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}

@@ -1,0 +1,186 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/coex-operator/coex-operator/internal/webhook"
+)
+
+// DefaultMaxBodyBytes bounds a webhook body: above Meta's 3 MB, with room for its envelope.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Errors of a CredentialSource.
+var (
+	// ErrUnknownApp: no MetaApp of that name in that namespace.
+	ErrUnknownApp = errors.New("no such MetaApp")
+	// ErrNoCredentials: the MetaApp's app secret or verify token cannot be read (yet).
+	ErrNoCredentials = errors.New("the MetaApp's app secret or verify token is not readable")
+)
+
+// Credentials are what the receiver checks Meta's requests with. AppSecrets holds the current
+// app secret and, for a while after a rotation, the previous one: webhooks Meta signed before
+// the rotation are still being retried.
+type Credentials struct {
+	AppSecrets  [][]byte
+	VerifyToken []byte
+}
+
+// CredentialSource reads a MetaApp's credentials, following rotation.
+type CredentialSource interface {
+	Credentials(ctx context.Context, namespace, app string) (Credentials, error)
+}
+
+// ServerOptions configure the webhook endpoint.
+type ServerOptions struct {
+	Spool        *Spool
+	Credentials  CredentialSource
+	Metrics      *Metrics // may be nil
+	Logger       logr.Logger
+	MaxBodyBytes int64 // default DefaultMaxBodyBytes
+	Now          func() time.Time
+}
+
+// Server answers Meta: the subscription handshake (GET) and webhook deliveries (POST), on
+// /webhooks/<namespace>/<metaapp>. A POST is answered 200 only once its body is on disk.
+type Server struct {
+	o    ServerOptions
+	mux  *http.ServeMux
+	bufs sync.Pool
+}
+
+// NewServer returns the webhook handler.
+func NewServer(o ServerOptions) *Server {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{o: o, mux: http.NewServeMux()}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.mux.HandleFunc("GET /webhooks/{namespace}/{metaapp}", s.handshake)
+	s.mux.HandleFunc("POST /webhooks/{namespace}/{metaapp}", s.deliver)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// handshake answers Meta's verification: the challenge when the verify token matches.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
+	ns, app := r.PathValue("namespace"), r.PathValue("metaapp")
+	q := r.URL.Query()
+	creds, err := s.o.Credentials.Credentials(r.Context(), ns, app)
+	if err != nil {
+		s.count("handshake_refused")
+		s.refuse(w, err)
+		return
+	}
+	token := []byte(q.Get("hub.verify_token"))
+	if q.Get("hub.mode") != "subscribe" || len(creds.VerifyToken) == 0 ||
+		subtle.ConstantTimeCompare(token, creds.VerifyToken) != 1 {
+		s.count("handshake_refused")
+		http.Error(w, "verification refused", http.StatusForbidden)
+		return
+	}
+	s.count("handshake_ok")
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, q.Get("hub.challenge"))
+}
+
+// deliver checks and spools one webhook.
+func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
+	start := s.o.Now()
+	ns, app := r.PathValue("namespace"), r.PathValue("metaapp")
+	if r.ContentLength > s.o.MaxBodyBytes {
+		s.tooLarge(w)
+		return
+	}
+	creds, err := s.o.Credentials.Credentials(r.Context(), ns, app)
+	if err != nil {
+		s.refuse(w, err)
+		return
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer s.bufs.Put(buf)
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes)); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			s.tooLarge(w)
+			return
+		}
+		s.count("read_error")
+		http.Error(w, "cannot read the body", http.StatusBadRequest)
+		return
+	}
+	body := buf.Bytes()
+	if !signedByAny(creds.AppSecrets, body, r.Header.Get(webhook.SignatureHeader)) {
+		s.count("bad_signature")
+		if s.o.Metrics != nil {
+			s.o.Metrics.SignatureFailures.Inc()
+		}
+		http.Error(w, "missing or wrong "+webhook.SignatureHeader, http.StatusUnauthorized)
+		return
+	}
+	rec := &Record{Namespace: ns, App: app, ReceivedAt: start, Body: body}
+	if err := s.o.Spool.Append(r.Context(), rec); err != nil {
+		s.count("spool_error")
+		s.o.Logger.Error(err, "spooling a webhook failed; Meta will retry it", "metaapp", ns+"/"+app)
+		http.Error(w, "cannot store the webhook now", http.StatusServiceUnavailable)
+		return
+	}
+	s.count("accepted")
+	if m := s.o.Metrics; m != nil {
+		m.Bytes.Add(float64(len(body)))
+		m.AckDuration.Observe(s.o.Now().Sub(start).Seconds())
+		m.SpoolDepth.Set(float64(s.o.Spool.Depth()))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(2))
+	_, _ = io.WriteString(w, "ok")
+}
+
+func signedByAny(secrets [][]byte, body []byte, header string) bool {
+	for _, secret := range secrets {
+		if webhook.Verify(secret, body, header) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) refuse(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrUnknownApp):
+		s.count("unknown_app")
+		http.Error(w, "no such MetaApp", http.StatusNotFound)
+	default:
+		// Meta retries: the Secret may be created a moment later.
+		s.count("no_secret")
+		s.o.Logger.Info("cannot check a webhook: credentials unavailable", "reason", err.Error())
+		http.Error(w, "credentials unavailable", http.StatusServiceUnavailable)
+	}
+}
+
+func (s *Server) tooLarge(w http.ResponseWriter) {
+	s.count("too_large")
+	http.Error(w, "body exceeds "+strconv.FormatInt(s.o.MaxBodyBytes, 10)+" bytes", http.StatusRequestEntityTooLarge)
+}
+
+func (s *Server) count(result string) {
+	if s.o.Metrics != nil {
+		s.o.Metrics.Requests.WithLabelValues(result).Inc()
+	}
+}

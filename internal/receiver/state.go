@@ -1,0 +1,387 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package receiver
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// State is the dispatcher's durable memory, a second bbolt file beside the spool: what has been
+// applied (the spool sequence), what has been seen (for de-duplication), each number's true
+// counts, the relay outbox, and dead letters. The dispatcher changes all of it in one
+// transaction per batch, with the sequence of the last record applied, so a crash at any point
+// replays whole batches or none: every record is applied exactly once. A separate file keeps
+// the dispatcher's transactions from holding the spool's writer lock while Meta waits for a 200.
+type State struct {
+	db       *bolt.DB
+	appended chan struct{}
+}
+
+var (
+	metaBucket    = []byte("meta")
+	bodiesBucket  = []byte("bodies")  // payload hash -> first received (unix seconds)
+	numbersBucket = []byte("numbers") // stream -> NumberCounts (JSON)
+	seenBucket    = []byte("seen")    // stream -> {key -> nil}
+	outboxBucket  = []byte("outbox")  // stream -> {seq -> event JSON}
+	deadBucket    = []byte("dead")    // spool seq -> dead letter (JSON)
+	appliedKey    = []byte("applied")
+)
+
+// NumberCounts is what the receiver knows of one number, kept durably and written to the
+// CoexNumber's status as absolute values, so a repeated write is harmless.
+type NumberCounts struct {
+	HistoryPhase *int32 `json:"historyPhase,omitempty"`
+	Chunks       int64  `json:"chunks,omitempty"`
+	Progress     int32  `json:"progress,omitempty"`
+	Threads      int64  `json:"threads,omitempty"`
+	Messages     int64  `json:"messages,omitempty"`
+	MediaFollows int64  `json:"mediaFollows,omitempty"`
+	// PhaseChunks tracks the chunk orders seen per phase, to tell when none is missing.
+	PhaseChunks      [3]ChunkRange `json:"phaseChunks"`
+	FinalChunkSeen   bool          `json:"finalChunkSeen,omitempty"` // a chunk with progress 100
+	Declined         bool          `json:"declined,omitempty"`
+	HistoryStartedAt *time.Time    `json:"historyStartedAt,omitempty"`
+	CompletedAt      *time.Time    `json:"completedAt,omitempty"`
+
+	ContactsAdded   int64 `json:"contactsAdded,omitempty"`
+	ContactsRemoved int64 `json:"contactsRemoved,omitempty"`
+
+	Echoes     int64      `json:"echoes,omitempty"`
+	EchoLastAt *time.Time `json:"echoLastAt,omitempty"`
+
+	Unsupported       int64      `json:"unsupported,omitempty"`
+	UnsupportedLastAt *time.Time `json:"unsupportedLastAt,omitempty"`
+
+	Offboarding *OffboardingRecord `json:"offboarding,omitempty"`
+	// OffboardedSince is when the Offboarded condition last changed.
+	OffboardedSince *time.Time `json:"offboardedSince,omitempty"`
+}
+
+// ChunkRange summarizes the distinct chunk orders seen in one phase.
+type ChunkRange struct {
+	Count int64 `json:"n,omitempty"`
+	Min   int64 `json:"min,omitempty"`
+	Max   int64 `json:"max,omitempty"`
+}
+
+// add records a new distinct chunk order.
+func (r *ChunkRange) add(order int64) {
+	if r.Count == 0 || order < r.Min {
+		r.Min = order
+	}
+	if r.Count == 0 || order > r.Max {
+		r.Max = order
+	}
+	r.Count++
+}
+
+// complete reports whether the orders seen have no gap: Meta numbers chunks from 1 (or 0)
+// up, so a phase is whole when its distinct count spans min to max from its start.
+func (r ChunkRange) complete() bool {
+	return r.Count > 0 && r.Min <= 1 && r.Count == r.Max-r.Min+1
+}
+
+// OffboardingRecord is the last account_update applied.
+type OffboardingRecord struct {
+	Event       string    `json:"event"`
+	Reason      string    `json:"reason,omitempty"`
+	InitiatedBy string    `json:"initiatedBy,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+// DeadLetter is a signed body the dispatcher could not apply, kept for a human.
+type DeadLetter struct {
+	Seq        uint64    `json:"seq"`
+	Namespace  string    `json:"namespace"`
+	App        string    `json:"app"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Reason     string    `json:"reason"`
+	Body       []byte    `json:"body"`
+}
+
+// OpenState opens (or creates) the state database at path.
+func OpenState(path string) (*State, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 10 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	db.AllocSize = 32 << 20
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{metaBucket, bodiesBucket, numbersBucket, seenBucket, outboxBucket, deadBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	return &State{db: db, appended: make(chan struct{}, 1)}, nil
+}
+
+// Close closes the database.
+func (s *State) Close() error { return s.db.Close() }
+
+// Applied is the spool sequence of the last record applied.
+func (s *State) Applied() (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(metaBucket).Get(appliedKey); len(v) == 8 {
+			seq = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// Counts returns a number's counts; ok is false when nothing was received for it yet.
+func (s *State) Counts(stream string) (c NumberCounts, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(numbersBucket).Get([]byte(stream))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &c)
+	})
+	return c, ok, err
+}
+
+// DeadLetters returns every dead letter, oldest first.
+func (s *State) DeadLetters() ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(deadBucket).ForEach(func(_, v []byte) error {
+			var d DeadLetter
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PruneBodies forgets payload hashes first seen before cutoff. Meta stops retrying after
+// seven days, so an older hash can no longer catch a duplicate.
+func (s *State) PruneBodies(cutoff time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		c := tx.Bucket(bodiesBucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) < cutoff.Unix() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Apply runs fn in one write transaction; the counts fn changed are saved with it.
+func (s *State) Apply(fn func(tx *StateTx) error) error {
+	emitted := false
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		tx := &StateTx{tx: btx, numbers: map[string]*NumberCounts{}, seen: map[string]*bolt.Bucket{},
+			outbox: map[string]*bolt.Bucket{}}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		emitted = tx.emitted > 0
+		return tx.saveNumbers()
+	})
+	if err == nil && emitted {
+		select {
+		case s.appended <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// StateTx is one dispatcher transaction.
+type StateTx struct {
+	tx      *bolt.Tx
+	numbers map[string]*NumberCounts
+	seen    map[string]*bolt.Bucket
+	outbox  map[string]*bolt.Bucket
+	emitted int
+}
+
+// SetApplied records the spool sequence applied by this transaction.
+func (t *StateTx) SetApplied(seq uint64) error {
+	return t.tx.Bucket(metaBucket).Put(appliedKey, seqKey(seq))
+}
+
+// FirstBody marks a payload hash seen and reports whether it is new.
+func (t *StateTx) FirstBody(hash []byte, at time.Time) (bool, error) {
+	b := t.tx.Bucket(bodiesBucket)
+	if b.Get(hash) != nil {
+		return false, nil
+	}
+	return true, b.Put(hash, seqKey(uint64(at.Unix())))
+}
+
+// FirstSeen marks key seen for stream and reports whether it is new.
+func (t *StateTx) FirstSeen(stream string, key []byte) (bool, error) {
+	b, err := t.sub(seenBucket, t.seen, stream)
+	if err != nil {
+		return false, err
+	}
+	if b.Get(key) != nil {
+		return false, nil
+	}
+	return true, b.Put(key, []byte{})
+}
+
+// Number returns the stream's counts for update; they are saved when the transaction commits.
+func (t *StateTx) Number(stream string) (*NumberCounts, error) {
+	if c, ok := t.numbers[stream]; ok {
+		return c, nil
+	}
+	c := &NumberCounts{}
+	if v := t.tx.Bucket(numbersBucket).Get([]byte(stream)); v != nil {
+		if err := json.Unmarshal(v, c); err != nil {
+			return nil, fmt.Errorf("counts of %s are corrupt: %w", stream, err)
+		}
+	}
+	t.numbers[stream] = c
+	return c, nil
+}
+
+// Touched lists the streams whose counts this transaction loaded for update.
+func (t *StateTx) Touched() []string {
+	out := make([]string, 0, len(t.numbers))
+	for k := range t.numbers {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Emit appends an encoded event to the stream's outbox.
+func (t *StateTx) Emit(stream string, event []byte) error {
+	b, err := t.sub(outboxBucket, t.outbox, stream)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	t.emitted++
+	return b.Put(seqKey(seq), event)
+}
+
+// DeadLetter keeps a record the dispatcher cannot apply.
+func (t *StateTx) DeadLetter(rec Record, reason string) error {
+	v, err := json.Marshal(DeadLetter{Seq: rec.Seq, Namespace: rec.Namespace, App: rec.App,
+		ReceivedAt: rec.ReceivedAt, Reason: reason, Body: rec.Body})
+	if err != nil {
+		return err
+	}
+	return t.tx.Bucket(deadBucket).Put(seqKey(rec.Seq), v)
+}
+
+func (t *StateTx) sub(parent []byte, cache map[string]*bolt.Bucket, stream string) (*bolt.Bucket, error) {
+	if b, ok := cache[stream]; ok {
+		return b, nil
+	}
+	b, err := t.tx.Bucket(parent).CreateBucketIfNotExists([]byte(stream))
+	if err != nil {
+		return nil, err
+	}
+	cache[stream] = b
+	return b, nil
+}
+
+func (t *StateTx) saveNumbers() error {
+	b := t.tx.Bucket(numbersBucket)
+	for stream, c := range t.numbers {
+		v, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(stream), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Streams implements Outbox.
+func (s *State) Streams() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(outboxBucket).ForEachBucket(func(stream []byte) error {
+			if k, _ := tx.Bucket(outboxBucket).Bucket(stream).Cursor().First(); k != nil {
+				out = append(out, string(stream))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Peek implements Outbox.
+func (s *State) Peek(stream string, max int) ([]OutboxItem, error) {
+	var out []OutboxItem
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(outboxBucket).Bucket([]byte(stream))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+			out = append(out, OutboxItem{Seq: binary.BigEndian.Uint64(k), Event: append([]byte(nil), v...)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Ack implements Outbox.
+func (s *State) Ack(stream string, seq uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(outboxBucket).Bucket([]byte(stream))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Appended implements Outbox.
+func (s *State) Appended() <-chan struct{} { return s.appended }
+
+// OutboxDepth counts the events waiting in every stream.
+func (s *State) OutboxDepth() (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(outboxBucket).ForEachBucket(func(k []byte) error {
+			n += int64(tx.Bucket(outboxBucket).Bucket(k).Stats().KeyN)
+			return nil
+		})
+	})
+	return n, err
+}

@@ -1,0 +1,360 @@
+// Copyright 2026 The coex-operator Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+// Package receiver_test drives the built receiver (bin/receiver's code, as a process) against a
+// real API server and the Meta simulator: webhooks signed and delivered over loopback HTTP,
+// duplicates, SIGKILL restarts, and a relay sink that checks what arrives.
+package receiver_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+	"github.com/coex-operator/coex-operator/internal/controlplane"
+	"github.com/coex-operator/coex-operator/internal/graph"
+	"github.com/coex-operator/coex-operator/internal/graphsim"
+	"github.com/coex-operator/coex-operator/internal/receiver"
+)
+
+const (
+	appID       = "1001"
+	appName     = "acme"
+	appSecret   = "app-secret-for-tests"
+	verifyToken = "verify-me"
+	relayKey    = "relay-key-for-tests"
+	token       = "EAAG-test-token"
+)
+
+// world is one control plane, the simulator, a relay sink, and a receiver process.
+type world struct {
+	tb      testing.TB
+	env     *controlplane.Env
+	k8s     client.Client
+	sim     *graphsim.Sim
+	graph   *httptest.Server
+	sink    *sink
+	ns      string
+	rcv     *receiverProc
+	numbers []graphsim.NumberInfo
+}
+
+func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
+	tb.Helper()
+	env, err := controlplane.Start(controlplane.Options{InstallCRDs: true})
+	must(tb, err)
+	tb.Cleanup(func() { _ = env.Stop() })
+	scheme := kruntime.NewScheme()
+	must(tb, clientgoscheme.AddToScheme(scheme))
+	must(tb, v1.AddToScheme(scheme))
+	k8s, err := client.New(env.Config, client.Options{Scheme: scheme})
+	must(tb, err)
+
+	w := &world{tb: tb, env: env, k8s: k8s, sink: newSink(tb)}
+	w.rcv = startReceiver(tb, env)
+	w.sim = graphsim.New(graphsim.Options{Seed: 7, Delivery: delivery})
+	tb.Cleanup(w.sim.Close)
+	w.graph = httptest.NewServer(w.sim.Handler())
+	tb.Cleanup(w.graph.Close)
+
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rcv-"}}
+	must(tb, k8s.Create(ctx, ns))
+	w.ns = ns.Name
+	must(tb, k8s.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: "acme-app"},
+		StringData: map[string]string{"app-secret": appSecret, "verify-token": verifyToken, "relay": relayKey, "token": token},
+	}))
+	must(tb, k8s.Create(ctx, &v1.MetaApp{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: appName},
+		Spec: v1.MetaAppSpec{
+			AppID:          appID,
+			AppSecretRef:   v1.SecretKeySelector{Name: "acme-app", Key: "app-secret"},
+			VerifyTokenRef: v1.SecretKeySelector{Name: "acme-app", Key: "verify-token"},
+			GraphBaseURL:   w.graph.URL,
+			Relay:          &v1.RelaySpec{URL: w.sink.srv.URL, SecretRef: v1.SecretKeySelector{Name: "acme-app", Key: "relay"}},
+		},
+	}))
+	must(tb, w.sim.AddApp(graphsim.AppSpec{ID: appID, Secret: appSecret, CallbackURL: w.callbackURL(),
+		Fields: v1.CoexistenceWebhookFields}))
+	return w
+}
+
+func (w *world) callbackURL() string {
+	return fmt.Sprintf("http://%s/webhooks/%s/%s", w.rcv.addr, w.ns, appName)
+}
+
+// addNumber adds a number to the simulator and its CoexNumber to the cluster.
+func (w *world) addNumber(name, waba, phone string, sc graphsim.Scenario) graphsim.NumberInfo {
+	w.tb.Helper()
+	info, err := w.sim.AddNumber(graphsim.NumberSpec{AppID: appID, WABAID: waba, PhoneNumberID: phone,
+		Scenario: sc, SubscribeApp: true})
+	must(w.tb, err)
+	_, err = w.sim.IssueToken(graphsim.TokenSpec{AppID: appID, WABAIDs: []string{waba}, Value: token})
+	must(w.tb, err)
+	onboarded := metav1.NewTime(info.OnboardedAt)
+	must(w.tb, w.k8s.Create(context.Background(), &v1.CoexNumber{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: name},
+		Spec: v1.CoexNumberSpec{
+			AppRef: v1.MetaAppReference{Name: appName}, WABAID: waba, PhoneNumberID: phone,
+			DisplayPhoneNumber: info.DisplayPhoneNumber, OnboardedAt: &onboarded,
+			TokenSecretRef: &v1.SecretKeySelector{Name: "acme-app", Key: "token"},
+		},
+	}))
+	w.numbers = append(w.numbers, info)
+	return info
+}
+
+// requestSyncs asks the simulator for both syncs of a number, as the operator would.
+func (w *world) requestSyncs(phone string) {
+	w.tb.Helper()
+	g := graph.New(graph.Options{BaseURL: w.graph.URL, APIVersion: "v23.0", AppID: appID})
+	ctx := context.Background()
+	_, err := g.RequestContactsSync(ctx, graph.Secret(token), phone)
+	must(w.tb, err)
+	_, err = g.RequestHistorySync(ctx, graph.Secret(token), phone)
+	must(w.tb, err)
+}
+
+func (w *world) number(name string) *v1.CoexNumber {
+	w.tb.Helper()
+	n := &v1.CoexNumber{}
+	must(w.tb, w.k8s.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: name}, n))
+	return n
+}
+
+// waitFor polls cond until it holds or timeout passes; the timeout is a deadline, not a
+// performance goal.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	tb.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+}
+
+// receiverProc is the receiver binary running against the control plane, restartable with
+// the same spool directory and address.
+type receiverProc struct {
+	tb         testing.TB
+	bin        string
+	kubeconfig string
+	spool      string
+	addr       string
+	metrics    string
+	logs       *os.File
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	starts     int
+}
+
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "coex-receiver-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "receiver")
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/receiver")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/receiver: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func startReceiver(tb testing.TB, env *controlplane.Env) *receiverProc {
+	tb.Helper()
+	bin, err := buildOnce()
+	must(tb, err)
+	dir := tb.TempDir()
+	kc, err := env.AdminKubeconfig()
+	must(tb, err)
+	p := &receiverProc{tb: tb, bin: bin, kubeconfig: filepath.Join(dir, "kubeconfig"), spool: filepath.Join(dir, "spool"),
+		addr: freeAddr(tb), metrics: freeAddr(tb)}
+	must(tb, os.WriteFile(p.kubeconfig, kc, 0o600))
+	p.logs, err = os.Create(filepath.Join(dir, "receiver.log"))
+	must(tb, err)
+	p.start()
+	tb.Cleanup(func() {
+		p.stop(syscall.SIGTERM)
+		if tb.Failed() {
+			data, _ := os.ReadFile(p.logs.Name())
+			lines := strings.Split(string(data), "\n")
+			tb.Logf("receiver log tail:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+		_ = p.logs.Close()
+	})
+	return p
+}
+
+func (p *receiverProc) start() {
+	p.tb.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(p.bin, "--kubeconfig", p.kubeconfig, "--spool-dir", p.spool,
+		"--webhook-bind-address", p.addr, "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0")
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	must(p.tb, cmd.Start())
+	p.cmd, p.exited, p.starts = cmd, make(chan struct{}), p.starts+1
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(p.exited)
+}
+
+// stop signals the process and waits for it to exit.
+func (p *receiverProc) stop(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// metric reads one unlabelled sample (or the sum over labels) from the receiver's metrics.
+func (p *receiverProc) metric(name string) float64 {
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
+
+func freeAddr(tb testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(tb, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// sink is the tenant's endpoint: it checks each delivery's signature and counts every event
+// id, de-duplicating as a tenant would.
+type sink struct {
+	srv        *httptest.Server
+	mu         sync.Mutex
+	ids        map[string]int
+	byType     map[string]int
+	deliveries int
+	redelivery int // events received again
+	badSig     int
+}
+
+func newSink(tb testing.TB) *sink {
+	s := &sink{ids: map[string]int{}, byType: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	tb.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !receiver.VerifyRelay([]byte(relayKey), r.Header.Get("X-Coex-Timestamp"), body, r.Header.Get("X-Coex-Signature-256")) {
+		s.mu.Lock()
+		s.badSig++
+		s.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var batch struct {
+		Events []receiver.Event `json:"events"`
+	}
+	if err := json.Unmarshal(body, &batch); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deliveries++
+	for _, e := range batch.Events {
+		if s.ids[e.ID]++; s.ids[e.ID] > 1 {
+			s.redelivery++
+			continue
+		}
+		s.byType[e.Type]++
+	}
+}
+
+type sinkCounts struct {
+	distinct, redelivered, badSig, deliveries int
+	byType                                    map[string]int
+}
+
+func (s *sink) counts() sinkCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := sinkCounts{distinct: len(s.ids), redelivered: s.redelivery, badSig: s.badSig, deliveries: s.deliveries,
+		byType: map[string]int{}}
+	for k, v := range s.byType {
+		c.byType[k] = v
+	}
+	return c
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// get returns a GET's status code and body, or 0 when the request fails.
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
