@@ -205,9 +205,9 @@ func resultLabel(err error) string {
 // statusApply is the body of a server-side apply of the receiver's fields. Only what is set
 // is sent, so the receiver owns nothing it does not write.
 type statusApply struct {
-	APIVersion string               `json:"apiVersion"`
-	Kind       string               `json:"kind"`
-	Metadata   statusApplyMeta      `json:"metadata"`
+	APIVersion string              `json:"apiVersion"`
+	Kind       string              `json:"kind"`
+	Metadata   statusApplyMeta     `json:"metadata"`
 	Status     v1.CoexNumberStatus `json:"status"`
 }
 
