@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +29,7 @@ type DispatcherOptions struct {
 	// Applied is called after each committed batch with the streams whose counts changed and,
 	// per stream, how many 131060 messages arrived. It must not block for long.
 	Applied func(streams []string, unsupported map[string]int)
-	// BatchRecords and BatchBytes bound one transaction (defaults 256 and 32 MiB). Bigger
+	// BatchRecords and BatchBytes bound one transaction (defaults 256 and 4 MiB). Bigger
 	// batches amortize the fsync; smaller ones bound the work a crash repeats.
 	BatchRecords int
 	BatchBytes   int
@@ -41,6 +43,7 @@ type DispatcherOptions struct {
 type Dispatcher struct {
 	o       DispatcherOptions
 	applied atomic.Uint64
+	next    chan batch // the batch after the one being applied, being read and parsed
 }
 
 // NewDispatcher returns a dispatcher; Start runs it.
@@ -49,7 +52,7 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 		o.BatchRecords = 256
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 32 << 20
+		o.BatchBytes = 4 << 20
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -109,19 +112,47 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 }
 
-// step applies one batch and reports how many records it held.
-func (d *Dispatcher) step() (int, error) {
-	recs, err := d.o.Spool.Read(d.applied.Load(), d.o.BatchRecords, d.o.BatchBytes)
+// batch is records read from the spool after a sequence, parsed.
+type batch struct {
+	after  uint64
+	recs   []Record
+	parsed []parsedRecord
+	err    error
+}
+
+func (d *Dispatcher) load(after uint64) batch {
+	recs, err := d.o.Spool.Read(after, d.o.BatchRecords, d.o.BatchBytes)
 	if err != nil || len(recs) == 0 {
-		return 0, err
+		return batch{after: after, err: err}
 	}
+	return batch{after: after, recs: recs, parsed: parseRecords(recs)}
+}
+
+// step applies one batch and reports how many records it held. While its transaction runs,
+// the next batch is read and parsed, so parsing and committing overlap.
+func (d *Dispatcher) step() (int, error) {
+	var b batch
+	if d.next != nil {
+		b = <-d.next
+		d.next = nil
+	}
+	if b.after != d.applied.Load() || len(b.recs) == 0 || b.err != nil {
+		b = d.load(d.applied.Load())
+	}
+	if b.err != nil || len(b.recs) == 0 {
+		return 0, b.err
+	}
+	recs, parsed := b.recs, b.parsed
+	last := recs[len(recs)-1].Seq
+	next := make(chan batch, 1)
+	go func() { next <- d.load(last) }()
+	d.next = next
 	stats := newDispatchStats()
 	var touched []string
 	dups, dead := 0, 0
-	last := recs[len(recs)-1].Seq
-	err = d.o.State.Apply(func(tx *StateTx) error {
-		for _, rec := range recs {
-			dup, isDead, err := d.applyRecord(tx, rec, stats)
+	err := d.o.State.Apply(func(tx *StateTx) error {
+		for i, rec := range recs {
+			dup, isDead, err := d.applyRecord(tx, rec, parsed[i], stats)
 			if err != nil {
 				return fmt.Errorf("spool record %d: %w", rec.Seq, err)
 			}
@@ -149,19 +180,51 @@ func (d *Dispatcher) step() (int, error) {
 	return len(recs), nil
 }
 
+// parsedRecord is a record decoded ahead of its transaction.
+type parsedRecord struct {
+	hash    []byte
+	changes []parsedChange
+	err     error // unparseable: a dead letter
+}
+
+// parseRecords decodes a batch on every core: parsing is most of the work and needs no
+// state, so only the de-duplication and counting run inside the (serial) transaction.
+func parseRecords(recs []Record) []parsedRecord {
+	out := make([]parsedRecord, len(recs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(recs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(recs); i = int(next.Add(1) - 1) {
+				p := &out[i]
+				p.hash = bodyHash(recs[i])
+				env, err := webhook.ParseEnvelope(recs[i].Body)
+				if err != nil {
+					p.err = err
+					continue
+				}
+				p.changes = parseChanges(env)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // applyRecord applies one record's changes. A payload seen before is skipped whole; one that
 // cannot be parsed, or names a number nobody manages, is kept as a dead letter.
-func (d *Dispatcher) applyRecord(tx *StateTx, rec Record, stats *dispatchStats) (dup, dead bool, err error) {
-	first, err := tx.FirstBody(bodyHash(rec), rec.ReceivedAt)
+func (d *Dispatcher) applyRecord(tx *StateTx, rec Record, p parsedRecord, stats *dispatchStats) (dup, dead bool, err error) {
+	first, err := tx.FirstBody(p.hash, rec.ReceivedAt)
 	if err != nil || !first {
 		return !first, false, err
 	}
-	env, err := webhook.ParseEnvelope(rec.Body)
-	if err != nil {
-		return false, true, tx.DeadLetter(rec, "cannot parse: "+err.Error())
+	if p.err != nil {
+		return false, true, tx.DeadLetter(rec, "cannot parse: "+p.err.Error())
 	}
 	a := &applier{tx: tx, resolver: d.o.Resolver, rec: rec, stats: stats}
-	if err := a.apply(env); err != nil {
+	if err := a.apply(p.changes); err != nil {
 		return false, false, err
 	}
 	if len(a.unmatched) > 0 {

@@ -45,9 +45,9 @@ const customerServiceWindow = 24 * time.Hour
 // whatever their type, and only their head is read here.
 type (
 	rawHistoryValue struct {
-		Metadata webhook.Metadata  `json:"metadata"`
-		History  []rawChunk        `json:"history"`
-		Messages []json.RawMessage `json:"messages"`
+		Metadata webhook.Metadata `json:"metadata"`
+		History  []rawChunk       `json:"history"`
+		Messages []rawMsg         `json:"messages"`
 	}
 	rawChunk struct {
 		Metadata *webhook.ChunkMetadata `json:"metadata"`
@@ -55,14 +55,14 @@ type (
 		Errors   []webhook.Error        `json:"errors"`
 	}
 	rawThread struct {
-		ID       string            `json:"id"`
-		Messages []json.RawMessage `json:"messages"`
+		ID       string   `json:"id"`
+		Messages []rawMsg `json:"messages"`
 	}
 	rawListValue struct {
 		Metadata      webhook.Metadata  `json:"metadata"`
-		Messages      []json.RawMessage `json:"messages"`
+		Messages      []rawMsg          `json:"messages"`
 		Statuses      []json.RawMessage `json:"statuses"`
-		MessageEchoes []json.RawMessage `json:"message_echoes"`
+		MessageEchoes []rawMsg          `json:"message_echoes"`
 		StateSync     []json.RawMessage `json:"state_sync"`
 	}
 	msgHead struct {
@@ -80,6 +80,56 @@ type (
 		Errors []webhook.Error `json:"errors"`
 	}
 )
+
+// rawMsg is a message as Meta sent it (relayed as is) with its head decoded. ok is false
+// when it has no id (it is then skipped: nothing identifies it).
+type rawMsg struct {
+	raw json.RawMessage
+	h   msgHead
+	ok  bool
+}
+
+// UnmarshalJSON keeps the bytes and reads the head in the same decoding pass.
+func (m *rawMsg) UnmarshalJSON(b []byte) error {
+	m.raw = append(json.RawMessage(nil), b...)
+	m.ok = json.Unmarshal(b, &m.h) == nil && m.h.ID != ""
+	return nil
+}
+
+// parsedChange is one change decoded outside the state transaction (in parallel with the
+// others of the batch); the transaction only de-duplicates and counts.
+type parsedChange struct {
+	entry webhook.Entry
+	ch    webhook.Change
+	meta  webhook.Metadata
+	hist  *rawHistoryValue
+	list  *rawListValue
+	bad   bool // value unreadable or without phone_number_id
+}
+
+// parseChanges decodes every change of an envelope.
+func parseChanges(env *webhook.Envelope) []parsedChange {
+	var out []parsedChange
+	for _, entry := range env.Entry {
+		for _, ch := range entry.Changes {
+			pc := parsedChange{entry: entry, ch: ch}
+			var err error
+			switch ch.Field {
+			case webhook.FieldHistory:
+				pc.hist = &rawHistoryValue{}
+				err = json.Unmarshal(ch.Value, pc.hist)
+				pc.meta = pc.hist.Metadata
+			case webhook.FieldMessages, webhook.FieldEchoes, webhook.FieldStateSync:
+				pc.list = &rawListValue{}
+				err = json.Unmarshal(ch.Value, pc.list)
+				pc.meta = pc.list.Metadata
+			}
+			pc.bad = err != nil || (pc.hist != nil || pc.list != nil) && pc.meta.PhoneNumberID == ""
+			out = append(out, pc)
+		}
+	}
+	return out
+}
 
 // applier applies the changes of one record inside a state transaction.
 type applier struct {
@@ -121,49 +171,37 @@ const (
 	resultUnknown   = "unknown_field"
 )
 
-func (a *applier) apply(env *webhook.Envelope) error {
-	for _, entry := range env.Entry {
-		for _, ch := range entry.Changes {
-			if err := a.change(entry, ch); err != nil {
-				return err
-			}
+func (a *applier) apply(changes []parsedChange) error {
+	for i := range changes {
+		if err := a.change(&changes[i]); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (a *applier) change(entry webhook.Entry, ch webhook.Change) error {
+func (a *applier) change(pc *parsedChange) error {
+	entry, ch := pc.entry, pc.ch
 	if ch.Field == webhook.FieldAccountUpdate {
 		return a.accountUpdate(entry, ch)
 	}
-	var v rawListValue
-	var hv rawHistoryValue
-	var err error
-	var meta webhook.Metadata
-	switch ch.Field {
-	case webhook.FieldHistory:
-		err = json.Unmarshal(ch.Value, &hv)
-		meta = hv.Metadata
-	case webhook.FieldMessages, webhook.FieldEchoes, webhook.FieldStateSync:
-		err = json.Unmarshal(ch.Value, &v)
-		meta = v.Metadata
-	default:
+	if pc.hist == nil && pc.list == nil {
 		a.stats.change(ch.Field, resultUnknown)
 		return nil
 	}
-	if err != nil || meta.PhoneNumberID == "" {
+	if pc.bad {
 		a.stats.change(ch.Field, resultMalformed)
 		a.unmatched = append(a.unmatched, fmt.Sprintf("%s change without a readable value or phone_number_id", ch.Field))
 		return nil
 	}
-	t, ok, err := a.resolver.ByPhoneNumberID(a.rec.Namespace, a.rec.App, meta.PhoneNumberID)
+	t, ok, err := a.resolver.ByPhoneNumberID(a.rec.Namespace, a.rec.App, pc.meta.PhoneNumberID)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		a.stats.change(ch.Field, resultUnmatched)
 		a.unmatched = append(a.unmatched, fmt.Sprintf("no CoexNumber of MetaApp %s/%s has phoneNumberID %s",
-			a.rec.Namespace, a.rec.App, meta.PhoneNumberID))
+			a.rec.Namespace, a.rec.App, pc.meta.PhoneNumberID))
 		return nil
 	}
 	t.WABAID = entry.ID
@@ -173,13 +211,13 @@ func (a *applier) change(entry webhook.Entry, ch webhook.Change) error {
 	}
 	switch ch.Field {
 	case webhook.FieldHistory:
-		err = a.history(t, n, &hv)
+		err = a.history(t, n, pc.hist)
 	case webhook.FieldStateSync:
-		err = a.contacts(t, n, v.StateSync)
+		err = a.contacts(t, n, pc.list.StateSync)
 	case webhook.FieldEchoes:
-		err = a.echoes(t, n, v.MessageEchoes)
+		err = a.echoes(t, n, pc.list.MessageEchoes)
 	case webhook.FieldMessages:
-		err = a.messages(t, n, &v)
+		err = a.messages(t, n, pc.list)
 	}
 	if err == nil {
 		a.stats.change(ch.Field, resultApplied)
@@ -236,9 +274,9 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 			}
 		}
 	}
-	for _, raw := range v.Messages {
-		h, ok := head(raw)
-		if !ok {
+	for _, m := range v.Messages {
+		h, raw := m.h, m.raw
+		if !m.ok {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('H', h.ID))
@@ -267,9 +305,9 @@ func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order i
 			n.Threads++
 		}
 	}
-	for _, raw := range th.Messages {
-		h, ok := head(raw)
-		if !ok {
+	for _, m := range th.Messages {
+		h, raw := m.h, m.raw
+		if !m.ok {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('h', h.ID))
@@ -341,10 +379,10 @@ func (a *applier) contacts(t Target, n *NumberCounts, items []json.RawMessage) e
 	return nil
 }
 
-func (a *applier) echoes(t Target, n *NumberCounts, items []json.RawMessage) error {
-	for _, raw := range items {
-		h, ok := head(raw)
-		if !ok {
+func (a *applier) echoes(t Target, n *NumberCounts, items []rawMsg) error {
+	for _, m := range items {
+		h, raw := m.h, m.raw
+		if !m.ok {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('e', h.ID))
@@ -367,9 +405,9 @@ func (a *applier) echoes(t Target, n *NumberCounts, items []json.RawMessage) err
 }
 
 func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
-	for _, raw := range v.Messages {
-		h, ok := head(raw)
-		if !ok {
+	for _, m := range v.Messages {
+		h, raw := m.h, m.raw
+		if !m.ok {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('i', h.ID))
@@ -533,20 +571,8 @@ func (a *applier) emit(t Target, ev Event) error {
 		return nil
 	}
 	ev.Namespace, ev.Number, ev.PhoneNumberID, ev.WABAID = t.Namespace, t.Name, t.PhoneNumberID, t.WABAID
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
 	a.stats.events++
-	return a.tx.Emit(t.Stream(), b)
-}
-
-func head(raw json.RawMessage) (msgHead, bool) {
-	var h msgHead
-	if json.Unmarshal(raw, &h) != nil || h.ID == "" {
-		return h, false
-	}
-	return h, true
+	return a.tx.Emit(t.Stream(), appendEvent(make([]byte, 0, 256+len(ev.Data)), &ev))
 }
 
 // threadOf is the user side of a message: the recipient of what the business sent, the sender

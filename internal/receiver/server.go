@@ -114,9 +114,16 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, err)
 		return
 	}
+	// The spool record's header goes first and the body is read right after it: the buffer
+	// is the record, with no copy of the body.
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer s.bufs.Put(buf)
+	buf.Write(RecordHeader(make([]byte, 0, 64), ns, app, start))
+	hdr := buf.Len()
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes)); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			s.tooLarge(w)
@@ -126,7 +133,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read the body", http.StatusBadRequest)
 		return
 	}
-	body := buf.Bytes()
+	body := buf.Bytes()[hdr:]
 	if !signedByAny(creds.AppSecrets, body, r.Header.Get(webhook.SignatureHeader)) {
 		s.count("bad_signature")
 		if s.o.Metrics != nil {
@@ -135,8 +142,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing or wrong "+webhook.SignatureHeader, http.StatusUnauthorized)
 		return
 	}
-	rec := &Record{Namespace: ns, App: app, ReceivedAt: start, Body: body}
-	if err := s.o.Spool.Append(r.Context(), rec); err != nil {
+	if _, err := s.o.Spool.AppendEncoded(r.Context(), buf.Bytes()); err != nil {
 		s.count("spool_error")
 		s.o.Logger.Error(err, "spooling a webhook failed; Meta will retry it", "metaapp", ns+"/"+app)
 		http.Error(w, "cannot store the webhook now", http.StatusServiceUnavailable)

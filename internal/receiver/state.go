@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -198,11 +199,14 @@ func (s *State) Apply(fn func(tx *StateTx) error) error {
 	emitted := false
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx := &StateTx{tx: btx, numbers: map[string]*NumberCounts{}, seen: map[string]*bolt.Bucket{},
-			outbox: map[string]*bolt.Bucket{}}
+			pending: map[string]map[string]struct{}{}, outbox: map[string]*bolt.Bucket{}}
 		if err := fn(tx); err != nil {
 			return err
 		}
 		emitted = tx.emitted > 0
+		if err := tx.saveSeen(); err != nil {
+			return err
+		}
 		return tx.saveNumbers()
 	})
 	if err == nil && emitted {
@@ -219,6 +223,10 @@ type StateTx struct {
 	tx      *bolt.Tx
 	numbers map[string]*NumberCounts
 	seen    map[string]*bolt.Bucket
+	// pending holds the keys first seen in this transaction, written sorted at the end: bbolt
+	// splits nodes only at commit, so random inserts into one growing node cost a copy of
+	// the node each, while sorted ones land in order.
+	pending map[string]map[string]struct{}
 	outbox  map[string]*bolt.Bucket
 	emitted int
 }
@@ -243,10 +251,33 @@ func (t *StateTx) FirstSeen(stream string, key []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if b.Get(key) != nil {
+	p := t.pending[stream]
+	if p == nil {
+		p = map[string]struct{}{}
+		t.pending[stream] = p
+	}
+	if _, ok := p[string(key)]; ok || b.Get(key) != nil {
 		return false, nil
 	}
-	return true, b.Put(key, []byte{})
+	p[string(key)] = struct{}{}
+	return true, nil
+}
+
+func (t *StateTx) saveSeen() error {
+	for stream, keys := range t.pending {
+		b := t.seen[stream]
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		slices.Sort(sorted)
+		for _, k := range sorted {
+			if err := b.Put([]byte(k), []byte{}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Number returns the stream's counts for update; they are saved when the transaction commits.

@@ -358,3 +358,46 @@ func get(url string) (int, string) {
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(data)
 }
+
+// procStatus reads one "<field>: N kB" line of the receiver's /proc status, in bytes; 0 if
+// unknown.
+func (p *receiverProc) procStatus(field string) int64 {
+	p.mu.Lock()
+	pid := p.cmd.Process.Pid
+	p.mu.Unlock()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// sampleAnon polls the receiver's anonymous resident memory (its heap and stacks, without
+// the bbolt files it maps, which the kernel can drop) until stop is closed, and returns the
+// peak seen.
+func (p *receiverProc) sampleAnon(stop <-chan struct{}) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, p.procStatus("RssAnon"))
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
