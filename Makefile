@@ -61,8 +61,9 @@ $(ENVTEST_BINS) &: hack/controlplane.sh hack/controlplane/kube/go.mod hack/contr
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager, the Meta simulator and the dev tools into bin/.
+build: ## Build the manager, the webhook receiver, the Meta simulator and the dev tools into bin/.
 	go build -o $(BIN)/manager ./cmd/manager
+	go build -o $(BIN)/receiver ./cmd/receiver
 	go build -o $(BIN)/graphsim ./cmd/graphsim
 	go build -o $(BIN)/localcluster ./hack/localcluster
 

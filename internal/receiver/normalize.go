@@ -267,6 +267,7 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 		}
 		if c.Metadata.Progress >= 100 {
 			n.FinalChunkSeen = true
+			n.FinalPhase = max(n.FinalPhase, int32(phase))
 		}
 		for _, th := range c.Threads {
 			if err := a.thread(t, n, th, phase, order); err != nil {
@@ -280,8 +281,11 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('H', h.ID))
-		if err != nil || !first {
+		if err != nil {
 			return err
+		}
+		if !first {
+			continue
 		}
 		n.MediaFollows++
 		if err := a.emit(t, Event{ID: EventHistoryMedia + ":" + h.ID, Type: EventHistoryMedia, MessageID: h.ID,
@@ -297,7 +301,7 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 
 func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order int64) error {
 	if th.ID != "" {
-		first, err := a.tx.FirstSeen(t.Stream(), append([]byte("t"), th.ID...))
+		first, err := a.tx.FirstSeen(t.Stream(), idKey('t', th.ID))
 		if err != nil {
 			return err
 		}
@@ -328,14 +332,17 @@ func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order i
 	return nil
 }
 
-// historyComplete: the chunk with progress 100 has come and no chunk before it is missing.
-// Chunks arrive out of order, so progress 100 alone is not the end.
+// historyComplete: the chunk with progress 100 has come and no chunk before it is missing:
+// every phase up to its own has chunks without a gap (Meta sends an empty chunk for a phase
+// with nothing in it). Chunks and phases arrive out of order, so progress 100 alone is not the
+// end.
 func historyComplete(n *NumberCounts) bool {
 	if !n.FinalChunkSeen {
 		return false
 	}
-	for _, r := range n.PhaseChunks {
-		if r.Count > 0 && !r.complete() {
+	for p, r := range n.PhaseChunks {
+		expected := int32(p) <= n.FinalPhase || r.Count > 0
+		if expected && !r.complete() {
 			return false
 		}
 	}
@@ -393,7 +400,7 @@ func (a *applier) echoes(t Target, n *NumberCounts, items []rawMsg) error {
 			continue
 		}
 		n.Echoes++
-		if ts := unixTime(h.Timestamp); n.EchoLastAt == nil || ts.After(*n.EchoLastAt) {
+		if ts, ok := unixTime(h.Timestamp); ok && (n.EchoLastAt == nil || ts.After(*n.EchoLastAt)) {
 			n.EchoLastAt = &ts
 		}
 		if err := a.emit(t, Event{ID: EventEcho + ":" + h.ID, Type: EventEcho, MessageID: h.ID, ThreadID: h.To,
@@ -423,7 +430,7 @@ func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
 		case unsupported(h.Errors) || h.Type == webhook.TypeUnsupported:
 			ev.ID, ev.Type = EventUnsupported+":"+h.ID, EventUnsupported
 			n.Unsupported++
-			if ts := unixTime(h.Timestamp); n.UnsupportedLastAt == nil || ts.After(*n.UnsupportedLastAt) {
+			if ts, ok := unixTime(h.Timestamp); ok && (n.UnsupportedLastAt == nil || ts.After(*n.UnsupportedLastAt)) {
 				n.UnsupportedLastAt = &ts
 			}
 			a.stats.unsupported[t.Stream()]++
@@ -439,7 +446,7 @@ func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
 			}
 		}
 		// A user's message after onboarding opens (or renews) the customer service window.
-		if ts := unixTime(h.Timestamp); ev.Type != EventUnsupported && !ts.Before(t.OnboardedAt) {
+		if ts, ok := unixTime(h.Timestamp); ok && ev.Type != EventUnsupported && !ts.Before(t.OnboardedAt) {
 			closes := ts.Add(customerServiceWindow)
 			ev.WindowClosesAt = &closes
 		}
@@ -511,8 +518,8 @@ func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
 		return nil
 	}
 	at := a.rec.ReceivedAt
-	if entry.Time > 0 {
-		at = unixTime(entry.Time)
+	if ts, ok := unixTime(entry.Time); ok {
+		at = ts
 	}
 	rec := OffboardingRecord{Event: v.Event, At: at}
 	if v.DisconnectionInfo != nil {
@@ -602,7 +609,20 @@ func stableID(parts ...string) string {
 	return hex.EncodeToString(f.Sum(nil))
 }
 
-func unixTime(ts webhook.FlexInt) time.Time { return time.Unix(int64(ts), 0).UTC() }
+// Meta's timestamps are trusted only within this range: a signed webhook with a timestamp in
+// the year 40,000 must not stop the dispatcher when its counts are saved as JSON.
+var (
+	earliestTimestamp = time.Date(2009, 1, 1, 0, 0, 0, 0, time.UTC).Unix() // WhatsApp's founding
+	latestTimestamp   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+)
+
+// unixTime converts a Meta timestamp; ok is false when it is absent or out of range.
+func unixTime(ts webhook.FlexInt) (time.Time, bool) {
+	if int64(ts) < earliestTimestamp || int64(ts) > latestTimestamp {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(ts), 0).UTC(), true
+}
 
 func digits(s string) string {
 	return strings.Map(func(r rune) rune {

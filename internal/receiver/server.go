@@ -19,6 +19,9 @@ import (
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
+// maxNameLen is the longest Kubernetes object name (a DNS subdomain).
+const maxNameLen = 253
+
 // DefaultMaxBodyBytes bounds a webhook body: above Meta's 3 MB, with room for its envelope.
 const DefaultMaxBodyBytes = 4 << 20
 
@@ -85,7 +88,6 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	creds, err := s.o.Credentials.Credentials(r.Context(), ns, app)
 	if err != nil {
-		s.count("handshake_refused")
 		s.refuse(w, err)
 		return
 	}
@@ -105,6 +107,10 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	start := s.o.Now()
 	ns, app := r.PathValue("namespace"), r.PathValue("metaapp")
+	if len(ns) > maxNameLen || len(app) > maxNameLen {
+		s.refuse(w, ErrUnknownApp) // no Kubernetes object has such a name
+		return
+	}
 	if r.ContentLength > s.o.MaxBodyBytes {
 		s.tooLarge(w)
 		return

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,9 @@ func OpenSpool(path string) (*Spool, error) {
 // Append writes rec durably and sets rec.Seq. ctx bounds only the wait for a place in the
 // queue; a queued record is committed (within one group commit) before Append returns.
 func (s *Spool) Append(ctx context.Context, rec *Record) error {
+	if len(rec.Namespace) > math.MaxUint16 || len(rec.App) > math.MaxUint16 {
+		return fmt.Errorf("spool record names are limited to %d bytes", math.MaxUint16)
+	}
 	return s.append(ctx, rec, encodeRecord(rec))
 }
 
@@ -116,8 +120,19 @@ func (s *Spool) append(ctx context.Context, rec *Record, val []byte) error {
 		return ctx.Err()
 	}
 	// Once queued, the commit is waited for whatever ctx says: the commit loop reads val until
-	// then, and the caller may reuse it as soon as this returns.
-	return <-r.done
+	// then, and the caller may reuse it as soon as this returns. If the loop has exited (the
+	// spool closed), nothing reads val any more.
+	select {
+	case err := <-r.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrSpoolClosed
+		}
+	}
 }
 
 func (s *Spool) commitLoop() {
@@ -252,7 +267,8 @@ func encodeRecord(r *Record) []byte {
 	return append(v, r.Body...)
 }
 
-// RecordHeader appends a record's header to dst; the body follows it.
+// RecordHeader appends a record's header to dst; the body follows it. Names must be shorter
+// than 64 KiB (Kubernetes names are at most 253 bytes).
 func RecordHeader(dst []byte, namespace, app string, receivedAt time.Time) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(receivedAt.UnixNano()))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(namespace)))

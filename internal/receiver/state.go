@@ -46,6 +46,7 @@ type NumberCounts struct {
 	// PhaseChunks tracks the chunk orders seen per phase, to tell when none is missing.
 	PhaseChunks      [3]ChunkRange `json:"phaseChunks"`
 	FinalChunkSeen   bool          `json:"finalChunkSeen,omitempty"` // a chunk with progress 100
+	FinalPhase       int32         `json:"finalPhase,omitempty"`     // the phase of that chunk
 	Declined         bool          `json:"declined,omitempty"`
 	HistoryStartedAt *time.Time    `json:"historyStartedAt,omitempty"`
 	CompletedAt      *time.Time    `json:"completedAt,omitempty"`

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -62,8 +63,7 @@ type StatusWriter struct {
 
 	mu          sync.Mutex
 	dirty       map[string]bool
-	unsupported map[string]int    // 131060 warnings not yet reported
-	written     map[string][]byte // last applied body per stream, to skip no-op writes
+	unsupported map[string]int // 131060 warnings not yet reported
 }
 
 // NewStatusWriter returns a writer; Start runs it.
@@ -74,7 +74,7 @@ func NewStatusWriter(o StatusWriterOptions) *StatusWriter {
 	if o.Workers <= 0 {
 		o.Workers = 8
 	}
-	return &StatusWriter{o: o, dirty: map[string]bool{}, unsupported: map[string]int{}, written: map[string][]byte{}}
+	return &StatusWriter{o: o, dirty: map[string]bool{}, unsupported: map[string]int{}}
 }
 
 // Mark notes streams whose counts changed; it is the Dispatcher's Applied hook.
@@ -163,14 +163,16 @@ func (w *StatusWriter) write(ctx context.Context, stream string, unsupported int
 	if err != nil || !ok {
 		return err
 	}
-	body, err := json.Marshal(applyStatus(n, counts))
+	desired := applyStatus(n, counts)
+	body, err := json.Marshal(desired)
 	if err != nil {
 		return err
 	}
-	w.mu.Lock()
-	same := bytes.Equal(w.written[stream], body)
-	w.mu.Unlock()
-	if !same {
+	// Compared with the object as it is (not with the last write), so a recreated number or
+	// a status another writer clobbered is written again.
+	want, _ := json.Marshal(desired.Status)
+	have, _ := json.Marshal(ownedStatus(n))
+	if !bytes.Equal(want, have) {
 		patch := &v1.CoexNumber{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		err := w.o.Client.Status().Patch(ctx, patch, client.RawPatch(types.ApplyPatchType, body),
 			client.FieldOwner(FieldOwner), client.ForceOwnership)
@@ -183,9 +185,6 @@ func (w *StatusWriter) write(ctx context.Context, stream string, unsupported int
 		if err != nil {
 			return fmt.Errorf("apply status: %w", err)
 		}
-		w.mu.Lock()
-		w.written[stream] = body
-		w.mu.Unlock()
 	}
 	if unsupported > 0 && w.o.Events != nil {
 		w.o.Events.Eventf(n, nil, corev1.EventTypeWarning, ReasonUnsupportedMessage, "Receive",
@@ -244,6 +243,25 @@ func applyStatus(n *v1.CoexNumber, c NumberCounts) statusApply {
 	st.Conditions = receiverConditions(n, c)
 	return statusApply{APIVersion: v1.GroupVersion.String(), Kind: "CoexNumber",
 		Metadata: statusApplyMeta{Name: n.Name, Namespace: n.Namespace}, Status: st}
+}
+
+// ownedStatus is the part of n's status the receiver owns, as applyStatus lays it out.
+func ownedStatus(n *v1.CoexNumber) v1.CoexNumberStatus {
+	st := v1.CoexNumberStatus{Echoes: n.Status.Echoes, UnsupportedMessages: n.Status.UnsupportedMessages,
+		Offboarding: n.Status.Offboarding}
+	if h := n.Status.History; h != nil && (h.Phase != nil || h.Chunks > 0 || h.Progress > 0 || h.Declined) {
+		st.History = &v1.HistorySyncStatus{Phase: h.Phase, Chunks: h.Chunks, Progress: h.Progress, Threads: h.Threads,
+			Messages: h.Messages, Declined: h.Declined, CompletedAt: h.CompletedAt}
+	}
+	if c := n.Status.Contacts; c != nil && (c.Added > 0 || c.Removed > 0) {
+		st.Contacts = &v1.ContactsSyncStatus{Added: c.Added, Removed: c.Removed}
+	}
+	for _, typ := range []string{v1.ConditionHistorySynced, v1.ConditionOffboarded} {
+		if c := apimeta.FindStatusCondition(n.Status.Conditions, typ); c != nil {
+			st.Conditions = append(st.Conditions, *c)
+		}
+	}
+	return st
 }
 
 // receiverConditions are HistorySynced, once history has started or was declined, and
