@@ -93,6 +93,22 @@ func (s *Sim) AddApp(a AppSpec) error {
 	return nil
 }
 
+// SetAppSecret rotates an app's secret, as the App Dashboard does: webhooks are signed, and
+// app tokens checked, with the new one from now on.
+func (s *Sim) SetAppSecret(appID, secret string) error {
+	if secret == "" {
+		return fmt.Errorf("graphsim: an app secret cannot be empty")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ap := s.apps[appID]
+	if ap == nil {
+		return fmt.Errorf("%w: app %s", ErrNotFound, appID)
+	}
+	ap.secret = secret
+	return nil
+}
+
 // SubscribeAppFields sets the app's webhook callback and adds fields, as a successful
 // POST /<app>/subscriptions would, but without the verification handshake.
 func (s *Sim) SubscribeAppFields(appID, callbackURL string, fields ...string) error {

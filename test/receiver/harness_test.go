@@ -175,27 +175,43 @@ type receiverProc struct {
 	starts     int
 }
 
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "coex-receiver-bin-")
-	if err != nil {
-		return "", err
+var (
+	buildMu  sync.Mutex
+	builtDir string
+	built    = map[string]string{}
+)
+
+// buildBin builds ./cmd/<name> once per test binary.
+func buildBin(name string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[name]; ok {
+		return bin, nil
 	}
-	bin := filepath.Join(dir, "receiver")
+	if builtDir == "" {
+		dir, err := os.MkdirTemp("", "coex-receiver-bin-")
+		if err != nil {
+			return "", err
+		}
+		builtDir = dir
+	}
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/receiver")
+	bin := filepath.Join(builtDir, name)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/receiver: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 	}
+	built[name] = bin
 	return bin, nil
-})
+}
 
 func startReceiver(tb testing.TB, env *controlplane.Env) *receiverProc {
 	tb.Helper()
-	bin, err := buildOnce()
+	bin, err := buildBin("receiver")
 	must(tb, err)
 	dir := tb.TempDir()
 	kc, err := env.AdminKubeconfig()
@@ -280,6 +296,7 @@ type sink struct {
 	srv        *httptest.Server
 	mu         sync.Mutex
 	ids        map[string]int
+	kept       map[string]receiver.Event // events other than history, by id
 	byType     map[string]int
 	deliveries int
 	redelivery int // events received again
@@ -287,7 +304,7 @@ type sink struct {
 }
 
 func newSink(tb testing.TB) *sink {
-	s := &sink{ids: map[string]int{}, byType: map[string]int{}}
+	s := &sink{ids: map[string]int{}, byType: map[string]int{}, kept: map[string]receiver.Event{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -322,7 +339,30 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		s.byType[e.Type]++
+		if e.Type != receiver.EventHistoryMessage && e.Type != receiver.EventHistoryMedia && e.Type != receiver.EventContact {
+			s.kept[e.ID] = e
+		}
 	}
+}
+
+// event returns a relayed event (not history or contacts) by id.
+func (s *sink) event(id string) (receiver.Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.kept[id]
+	return e, ok
+}
+
+// eventOfType returns some relayed event of a type (not history or contacts).
+func (s *sink) eventOfType(typ string) (receiver.Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.kept {
+		if e.Type == typ {
+			return e, true
+		}
+	}
+	return receiver.Event{}, false
 }
 
 type sinkCounts struct {
