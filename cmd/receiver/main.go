@@ -8,10 +8,13 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,10 +48,22 @@ func main() {
 	flag.IntVar(&cfg.RelayBatchSize, "relay-batch-size", 500, "Most events per relay POST.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8082", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8083", "Address /healthz and /readyz bind to.")
+	var deadLetters, withBodies bool
+	flag.BoolVar(&deadLetters, "dead-letters", false,
+		"Print the dead letters kept in --spool-dir as JSON lines and exit (stop the receiver first: the files are locked).")
+	flag.BoolVar(&withBodies, "with-bodies", false, "With --dead-letters: include each webhook body (it may hold personal data).")
 	logOpts := zap.Options{}
 	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
+
+	if deadLetters {
+		if err := printDeadLetters(os.Stdout, cfg.SpoolDir, withBodies); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if err := run(cfg, metricsAddr, probeAddr); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "receiver stopped")
@@ -95,4 +110,30 @@ func run(cfg receiver.Config, metricsAddr, probeAddr string) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting the receiver", "webhooks", r.Addr().String(), "spool", cfg.SpoolDir)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// printDeadLetters writes each dead letter as a JSON line: where it came from, when, why it
+// was kept, its size and, if asked, its body.
+func printDeadLetters(w io.Writer, spoolDir string, withBodies bool) error {
+	state, err := receiver.OpenStateReadOnly(filepath.Join(spoolDir, "state.db"))
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	letters, err := state.DeadLetters()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, d := range letters {
+		line := map[string]any{"seq": d.Seq, "namespace": d.Namespace, "metaapp": d.App,
+			"receivedAt": d.ReceivedAt.UTC().Format(time.RFC3339Nano), "reason": d.Reason, "bytes": len(d.Body)}
+		if withBodies {
+			line["body"] = string(d.Body)
+		}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1234,3 +1234,30 @@ func truncate(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// TestRecreatedNumberStartsFromZero: re-onboarding is a new CoexNumber of the same name (a
+// new UID). Its history arrives again with the same message ids and must be counted again.
+func TestRecreatedNumberStartsFromZero(t *testing.T) {
+	first := shopTarget(false)
+	first.UID = "uid-1"
+	res := newResolver(first)
+	h := newHarness(t, res)
+	h.deliverAndDrain(historyBody(t, testPhoneID, 1, chunk(0, 1, 100, thread("u1", "m1", "m2"))))
+	if c := h.counts(testStream); c.Messages != 2 || c.CompletedAt == nil || c.UID != "uid-1" {
+		t.Fatalf("first number: %+v", c)
+	}
+	second := first
+	second.UID = "uid-2"
+	res.targets = []Target{second}
+	// The same history, in a new envelope (not a byte-identical redelivery).
+	h.deliverAndDrain(historyBody(t, testPhoneID, 2, chunk(0, 1, 40, thread("u1", "m1", "m2"))))
+	c := h.counts(testStream)
+	if c.UID != "uid-2" || c.Messages != 2 || c.Threads != 1 || c.Chunks != 1 || c.CompletedAt != nil || c.Progress != 40 {
+		t.Errorf("recreated number: %+v, want its own 2 messages, 1 chunk, progress 40, not completed", c)
+	}
+	// And the same UID again is de-duplicated as before.
+	h.deliverAndDrain(historyBody(t, testPhoneID, 3, chunk(0, 1, 40, thread("u1", "m1", "m2"))))
+	if c := h.counts(testStream); c.Messages != 2 || c.Chunks != 1 {
+		t.Errorf("redelivered to the same number: %+v", c)
+	}
+}

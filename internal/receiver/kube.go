@@ -110,7 +110,7 @@ func (k *Kube) target(n *v1.CoexNumber) (Target, error) {
 		}
 		relay = app != nil && app.Spec.Relay != nil
 	}
-	return Target{Namespace: n.Namespace, Name: n.Name, PhoneNumberID: n.Spec.PhoneNumberID, WABAID: n.Spec.WABAID,
+	return Target{Namespace: n.Namespace, Name: n.Name, UID: string(n.UID), PhoneNumberID: n.Spec.PhoneNumberID, WABAID: n.Spec.WABAID,
 		DisplayPhoneNumber: n.Spec.DisplayPhoneNumber, OnboardedAt: n.SyncWindowStart().Time, Relay: relay}, nil
 }
 

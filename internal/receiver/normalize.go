@@ -16,8 +16,11 @@ import (
 
 // Target is the CoexNumber a change is about.
 type Target struct {
-	Namespace          string
-	Name               string
+	Namespace string
+	Name      string
+	// UID tells a CoexNumber from an earlier one of the same name: re-onboarding a number is
+	// deleting its CoexNumber and creating it again, and the new one starts from zero.
+	UID                string
 	PhoneNumberID      string
 	WABAID             string
 	DisplayPhoneNumber string
@@ -205,7 +208,7 @@ func (a *applier) change(pc *parsedChange) error {
 		return nil
 	}
 	t.WABAID = entry.ID
-	n, err := a.tx.Number(t.Stream())
+	n, err := a.tx.NumberOf(t)
 	if err != nil {
 		return err
 	}
@@ -535,7 +538,7 @@ func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
 		if !first {
 			continue
 		}
-		n, err := a.tx.Number(t.Stream())
+		n, err := a.tx.NumberOf(t)
 		if err != nil {
 			return err
 		}

@@ -6,11 +6,13 @@ package receiver
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // State is the dispatcher's durable memory, a second bbolt file beside the spool: what has been
@@ -37,6 +39,8 @@ var (
 // NumberCounts is what the receiver knows of one number, kept durably and written to the
 // CoexNumber's status as absolute values, so a repeated write is harmless.
 type NumberCounts struct {
+	// UID is the CoexNumber's the counts belong to.
+	UID          string `json:"uid,omitempty"`
 	HistoryPhase *int32 `json:"historyPhase,omitempty"`
 	Chunks       int64  `json:"chunks,omitempty"`
 	Progress     int32  `json:"progress,omitempty"`
@@ -131,6 +135,16 @@ func OpenState(path string) (*State, error) {
 	return &State{db: db, appended: make(chan struct{}, 1)}, nil
 }
 
+// OpenStateReadOnly opens an existing state database for inspection (dead letters, counts).
+// bbolt locks the file, so it waits while a receiver has it open.
+func OpenStateReadOnly(path string) (*State, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state %s (is a receiver still running on it?): %w", path, err)
+	}
+	return &State{db: db}, nil
+}
+
 // Close closes the database.
 func (s *State) Close() error { return s.db.Close() }
 
@@ -163,6 +177,9 @@ func (s *State) Counts(stream string) (c NumberCounts, ok bool, err error) {
 func (s *State) DeadLetters() ([]DeadLetter, error) {
 	var out []DeadLetter
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(deadBucket) == nil {
+			return nil
+		}
 		return tx.Bucket(deadBucket).ForEach(func(_, v []byte) error {
 			var d DeadLetter
 			if err := json.Unmarshal(v, &d); err != nil {
@@ -294,6 +311,28 @@ func (t *StateTx) Number(stream string) (*NumberCounts, error) {
 	}
 	t.numbers[stream] = c
 	return c, nil
+}
+
+// NumberOf returns t's counts for update. When they belong to an earlier CoexNumber of the
+// same name (another UID), that number's counts and de-duplication keys are dropped first:
+// a re-onboarded number's history arrives again and must be counted again. Events still in
+// the outbox are kept and delivered.
+func (t *StateTx) NumberOf(target Target) (*NumberCounts, error) {
+	stream := target.Stream()
+	n, err := t.Number(stream)
+	if err != nil || target.UID == "" || n.UID == target.UID {
+		return n, err
+	}
+	if n.UID != "" {
+		if err := t.tx.Bucket(seenBucket).DeleteBucket([]byte(stream)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return nil, err
+		}
+		delete(t.seen, stream)
+		delete(t.pending, stream)
+		*n = NumberCounts{}
+	}
+	n.UID = target.UID
+	return n, nil
 }
 
 // Touched lists the streams whose counts this transaction loaded for update.
