@@ -49,8 +49,16 @@ test: envtest-bins ## Run the unit and envtest suites against a control plane bu
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: envtest-bins ## Benchmarks: the simulator's heavy history and 1,000 numbers applied against it.
-	go test -run '^$$' -bench . -benchtime 1x ./internal/graphsim/ ./test/scale/
+bench: envtest-bins ## Benchmarks: the simulator's heavy history, 1,000 numbers applied, and the webhook receiver.
+	go test -run '^$$' -bench . -benchtime 1x ./internal/graphsim/ ./test/scale/ ./test/receiver/
+
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s): signature check, webhook parser, dispatcher, event encoder.
+	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/receiver/ -run '^$$' -fuzz '^FuzzApplyRecord$$' -fuzztime $(FUZZTIME)
+	go test ./internal/receiver/ -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME)
 
 .PHONY: envtest-bins
 envtest-bins: $(ENVTEST_BINS) ## Build kube-apiserver, etcd and kubectl from source into bin/k8s (cached).

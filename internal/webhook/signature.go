@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"strings"
 )
 
@@ -21,6 +22,23 @@ func Sign(appSecret, body []byte) string {
 	mac := hmac.New(sha256.New, appSecret)
 	mac.Write(body)
 	return signaturePrefix + hex.EncodeToString(mac.Sum(nil))
+}
+
+// NewMAC returns the HMAC that Sign and Verify compute, for a caller that hashes a body
+// while reading it; check the result with VerifySum.
+func NewMAC(appSecret []byte) hash.Hash { return hmac.New(sha256.New, appSecret) }
+
+// VerifySum reports, in constant time, whether header carries sum (a NewMAC's Sum). An empty
+// key never verifies: the caller must not have made its MAC with one.
+func VerifySum(sum []byte, header string) bool {
+	if !strings.HasPrefix(header, signaturePrefix) {
+		return false
+	}
+	got, err := hex.DecodeString(header[len(signaturePrefix):])
+	if err != nil || len(got) != sha256.Size {
+		return false
+	}
+	return hmac.Equal(got, sum)
 }
 
 // Verify reports whether header is body's signature under appSecret. The comparison takes the
