@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -48,15 +49,27 @@ func main() {
 	flag.IntVar(&cfg.RelayBatchSize, "relay-batch-size", 500, "Most events per relay POST.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8082", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8083", "Address /healthz and /readyz bind to.")
-	var deadLetters, withBodies bool
+	var deadLetters, withBodies, replay bool
 	flag.BoolVar(&deadLetters, "dead-letters", false,
 		"Print the dead letters kept in --spool-dir as JSON lines and exit (stop the receiver first: the files are locked).")
 	flag.BoolVar(&withBodies, "with-bodies", false, "With --dead-letters: include each webhook body (it may hold personal data).")
+	flag.BoolVar(&replay, "replay-dead-letters", false,
+		"Move the dead letters in --spool-dir back into the spool and exit; the next start applies them "+
+			"(after creating the CoexNumber they named, say). Stop the receiver first.")
 	logOpts := zap.Options{}
 	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
 
+	if replay {
+		n, err := replayDeadLetters(cfg.SpoolDir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%d dead letters moved back into the spool\n", n)
+		return
+	}
 	if deadLetters {
 		if err := printDeadLetters(os.Stdout, cfg.SpoolDir, withBodies); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -136,4 +149,19 @@ func printDeadLetters(w io.Writer, spoolDir string, withBodies bool) error {
 		}
 	}
 	return nil
+}
+
+// replayDeadLetters moves the dead letters of a stopped receiver back into its spool.
+func replayDeadLetters(spoolDir string) (int, error) {
+	spool, err := receiver.OpenSpool(filepath.Join(spoolDir, "spool.db"))
+	if err != nil {
+		return 0, err
+	}
+	defer spool.Close()
+	state, err := receiver.OpenState(filepath.Join(spoolDir, "state.db"))
+	if err != nil {
+		return 0, err
+	}
+	defer state.Close()
+	return receiver.ReplayDeadLetters(context.Background(), spool, state)
 }

@@ -221,7 +221,7 @@ func (d *Dispatcher) applyRecord(tx *StateTx, rec Record, p parsedRecord, stats 
 		return !first, false, err
 	}
 	if p.err != nil {
-		return false, true, tx.DeadLetter(rec, "cannot parse: "+p.err.Error())
+		return false, true, tx.DeadLetter(rec, p.hash, "cannot parse: "+p.err.Error())
 	}
 	a := &applier{tx: tx, resolver: d.o.Resolver, rec: rec, stats: stats}
 	if err := a.apply(p.changes); err != nil {
@@ -229,7 +229,7 @@ func (d *Dispatcher) applyRecord(tx *StateTx, rec Record, p parsedRecord, stats 
 	}
 	if len(a.unmatched) > 0 {
 		slices.Sort(a.unmatched)
-		return false, true, tx.DeadLetter(rec, strings.Join(slices.Compact(a.unmatched), "; "))
+		return false, true, tx.DeadLetter(rec, p.hash, strings.Join(slices.Compact(a.unmatched), "; "))
 	}
 	return false, false, nil
 }

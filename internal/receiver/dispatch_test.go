@@ -1261,3 +1261,44 @@ func TestRecreatedNumberStartsFromZero(t *testing.T) {
 		t.Errorf("redelivered to the same number: %+v", c)
 	}
 }
+
+// TestDeadLettersAreKeptOnceAndReplayed: Meta's duplicate of an unmatched payload is kept once;
+// replayed once its CoexNumber exists, it is applied, and only what still cannot be applied
+// stays a dead letter.
+func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
+	res := newResolver()
+	h := newHarness(t, res)
+	echoes := echoesBody(t, testPhoneID, 1, echo("e1", "u1", 1_750_000_000), echo("e2", "u1", 1_750_000_001))
+	junk := []byte(`{"object":"whatsapp_business_account","entry":[`)
+	h.deliverAndDrain(echoes, echoes, junk)
+	letters, err := h.state.DeadLetters()
+	if err != nil || len(letters) != 2 {
+		t.Fatalf("dead letters %d (%v), want 2: the echoes once and the junk", len(letters), err)
+	}
+	if letters[0].Seq > letters[1].Seq {
+		t.Errorf("dead letters not oldest first: %d, %d", letters[0].Seq, letters[1].Seq)
+	}
+
+	res.targets = []Target{shopTarget(false)}
+	n, err := ReplayDeadLetters(context.Background(), h.spool, h.state)
+	if err != nil || n != 2 {
+		t.Fatalf("replayed %d (%v), want 2", n, err)
+	}
+	h.drain()
+	if c := h.counts(testStream); c.Echoes != 2 {
+		t.Errorf("echoes after the replay = %d, want 2", c.Echoes)
+	}
+	letters, _ = h.state.DeadLetters()
+	if len(letters) != 1 || !strings.Contains(letters[0].Reason, "cannot parse") {
+		t.Errorf("dead letters after the replay: %+v", letters)
+	}
+	// Replaying twice, or Meta delivering the echoes again, counts nothing twice.
+	h.deliverAndDrain(echoes)
+	if _, err := ReplayDeadLetters(context.Background(), h.spool, h.state); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	if c := h.counts(testStream); c.Echoes != 2 {
+		t.Errorf("echoes after a second delivery and replay = %d, want 2", c.Echoes)
+	}
+}

@@ -4,6 +4,7 @@
 package receiver
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,7 @@ var (
 	numbersBucket = []byte("numbers") // stream -> NumberCounts (JSON)
 	seenBucket    = []byte("seen")    // stream -> {key -> nil}
 	outboxBucket  = []byte("outbox")  // stream -> {seq -> event JSON}
-	deadBucket    = []byte("dead")    // spool seq -> dead letter (JSON)
+	deadBucket    = []byte("dead")    // payload hash -> dead letter (JSON)
 	appliedKey    = []byte("applied")
 )
 
@@ -177,18 +178,28 @@ func (s *State) Counts(stream string) (c NumberCounts, ok bool, err error) {
 func (s *State) DeadLetters() ([]DeadLetter, error) {
 	var out []DeadLetter
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(deadBucket) == nil {
-			return nil
-		}
-		return tx.Bucket(deadBucket).ForEach(func(_, v []byte) error {
-			var d DeadLetter
-			if err := json.Unmarshal(v, &d); err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
+		var err error
+		out, err = readDeadLetters(tx)
+		return err
 	})
+	return out, err
+}
+
+func readDeadLetters(tx *bolt.Tx) ([]DeadLetter, error) {
+	b := tx.Bucket(deadBucket)
+	if b == nil {
+		return nil, nil
+	}
+	var out []DeadLetter
+	err := b.ForEach(func(_, v []byte) error {
+		var d DeadLetter
+		if err := json.Unmarshal(v, &d); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	slices.SortFunc(out, func(a, b DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, err
 }
 
@@ -358,14 +369,41 @@ func (t *StateTx) Emit(stream string, event []byte) error {
 	return b.Put(seqKey(seq), event)
 }
 
-// DeadLetter keeps a record the dispatcher cannot apply.
-func (t *StateTx) DeadLetter(rec Record, reason string) error {
+// DeadLetter keeps a record the dispatcher cannot apply, under its payload hash (so Meta's
+// duplicates of it are kept once), and forgets the hash as a seen payload: the same body,
+// delivered or replayed once its CoexNumber exists, is applied then.
+func (t *StateTx) DeadLetter(rec Record, hash []byte, reason string) error {
 	v, err := json.Marshal(DeadLetter{Seq: rec.Seq, Namespace: rec.Namespace, App: rec.App,
 		ReceivedAt: rec.ReceivedAt, Reason: reason, Body: rec.Body})
 	if err != nil {
 		return err
 	}
-	return t.tx.Bucket(deadBucket).Put(seqKey(rec.Seq), v)
+	if err := t.tx.Bucket(bodiesBucket).Delete(hash); err != nil {
+		return err
+	}
+	return t.tx.Bucket(deadBucket).Put(hash, v)
+}
+
+// TakeDeadLetters removes the dead letters and returns them, oldest first, calling keep with
+// them before the removal commits: if keep fails, they stay.
+func (s *State) TakeDeadLetters(keep func([]DeadLetter) error) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		letters, err := readDeadLetters(tx)
+		if err != nil || len(letters) == 0 {
+			return err
+		}
+		if err := keep(letters); err != nil {
+			return err
+		}
+		n = len(letters)
+		if err := tx.DeleteBucket(deadBucket); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(deadBucket)
+		return err
+	})
+	return n, err
 }
 
 func (t *StateTx) sub(parent []byte, cache map[string]*bolt.Bucket, stream string) (*bolt.Bucket, error) {

@@ -181,7 +181,7 @@ func spoolScenario(b *testing.B, url, preset string) graphsim.NumberInfo {
 	info, err := sim.AddNumber(graphsim.NumberSpec{AppID: appID, WABAID: "2001", PhoneNumberID: "3001",
 		Scenario: graphsim.Scenario{Preset: preset}, SubscribeApp: true})
 	must(b, err)
-	_, err = sim.IssueToken(graphsim.TokenSpec{AppID: appID, WABAIDs: []string{"2001"}, Value: token})
+	_, err = sim.IssueToken(graphsim.TokenSpec{AppID: appID, WABAIDs: []string{"2001"}, Value: numberToken(info.PhoneNumberID)})
 	must(b, err)
 	w := &world{tb: b, graph: graphSrv}
 	w.requestSyncs(info.PhoneNumberID)

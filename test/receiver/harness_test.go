@@ -82,7 +82,7 @@ func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
 	w.ns = ns.Name
 	must(tb, k8s.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: "acme-app"},
-		StringData: map[string]string{"app-secret": appSecret, "verify-token": verifyToken, "relay": relayKey, "token": token},
+		StringData: map[string]string{"app-secret": appSecret, "verify-token": verifyToken, "relay": relayKey},
 	}))
 	must(tb, k8s.Create(ctx, &v1.MetaApp{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: appName},
@@ -109,15 +109,20 @@ func (w *world) addNumber(name, waba, phone string, sc graphsim.Scenario) graphs
 	info, err := w.sim.AddNumber(graphsim.NumberSpec{AppID: appID, WABAID: waba, PhoneNumberID: phone,
 		Scenario: sc, SubscribeApp: true})
 	must(w.tb, err)
-	_, err = w.sim.IssueToken(graphsim.TokenSpec{AppID: appID, WABAIDs: []string{waba}, Value: token})
+	// A token per number, as Embedded Signup gives, in the number's own Secret.
+	_, err = w.sim.IssueToken(graphsim.TokenSpec{AppID: appID, WABAIDs: []string{waba}, Value: numberToken(phone)})
 	must(w.tb, err)
+	must(w.tb, w.k8s.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: name + "-token"},
+		StringData: map[string]string{"token": numberToken(phone)},
+	}))
 	onboarded := metav1.NewTime(info.OnboardedAt)
 	must(w.tb, w.k8s.Create(context.Background(), &v1.CoexNumber{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: name},
 		Spec: v1.CoexNumberSpec{
 			AppRef: v1.MetaAppReference{Name: appName}, WABAID: waba, PhoneNumberID: phone,
 			DisplayPhoneNumber: info.DisplayPhoneNumber, OnboardedAt: &onboarded,
-			TokenSecretRef: &v1.SecretKeySelector{Name: "acme-app", Key: "token"},
+			TokenSecretRef: &v1.SecretKeySelector{Name: name + "-token", Key: "token"},
 		},
 	}))
 	w.numbers = append(w.numbers, info)
@@ -129,11 +134,14 @@ func (w *world) requestSyncs(phone string) {
 	w.tb.Helper()
 	g := graph.New(graph.Options{BaseURL: w.graph.URL, APIVersion: "v23.0", AppID: appID})
 	ctx := context.Background()
-	_, err := g.RequestContactsSync(ctx, graph.Secret(token), phone)
+	_, err := g.RequestContactsSync(ctx, graph.Secret(numberToken(phone)), phone)
 	must(w.tb, err)
-	_, err = g.RequestHistorySync(ctx, graph.Secret(token), phone)
+	_, err = g.RequestHistorySync(ctx, graph.Secret(numberToken(phone)), phone)
 	must(w.tb, err)
 }
+
+// numberToken is the access token of one number.
+func numberToken(phone string) string { return token + "-" + phone }
 
 func (w *world) number(name string) *v1.CoexNumber {
 	w.tb.Helper()

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -93,5 +94,31 @@ func TestRefusalsAndDeadLetters(t *testing.T) {
 	}
 	if len(reasons) != 2 || !strings.Contains(reasons[0], "cannot parse") || !strings.Contains(reasons[1], "phoneNumberID 9999") {
 		t.Errorf("dead letters: %q", reasons)
+	}
+
+	// The missing CoexNumber is created; the dead letters are replayed into the spool and the
+	// receiver started again: the echo for 9999 is applied, the unreadable body is kept again.
+	w.addNumber("late", "2003", "9999", graphsim.Scenario{})
+	out, err = exec.Command(w.rcv.bin, "--replay-dead-letters", "--spool-dir", w.rcv.spool).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "2 dead letters moved") {
+		t.Fatalf("--replay-dead-letters: %v: %s", err, out)
+	}
+	w.rcv.start()
+	waitFor(t, time.Minute, "the replayed echo in the late number's status", func() (bool, string) {
+		e := w.number("late").Status.Echoes
+		return e != nil && e.Count == 1, fmt.Sprintf("%+v", e)
+	})
+	if e := w.number("desk").Status.Echoes; e == nil || e.Count != 1 {
+		t.Errorf("desk's echoes after the replay: %+v, want still 1", e)
+	}
+	waitFor(t, time.Minute, "the unreadable body kept again", func() (bool, string) {
+		v := w.rcv.metric("coex_receiver_dead_letters_total")
+		return v == 1, fmt.Sprint(v)
+	})
+	w.rcv.stop(syscall.SIGTERM)
+	out, err = exec.Command(w.rcv.bin, "--dead-letters", "--spool-dir", w.rcv.spool).CombinedOutput()
+	must(t, err)
+	if lines := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; lines != 1 || !strings.Contains(string(out), "cannot parse") {
+		t.Errorf("dead letters after the replay:\n%s", out)
 	}
 }
