@@ -693,3 +693,47 @@ func TestKubeCredentials(t *testing.T) {
 		})
 	}
 }
+
+// TestKubeEndpoint: a number's own relay wins over its MetaApp's; without either, or without a
+// readable key, there is no endpoint (the events wait in the outbox).
+func TestKubeEndpoint(t *testing.T) {
+	relay := func(url, secretName string) *v1.RelaySpec {
+		return &v1.RelaySpec{URL: url, SecretRef: v1.SecretKeySelector{Name: secretName, Key: "hmac"}}
+	}
+	app := func(r *v1.RelaySpec) *v1.MetaApp {
+		return &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: testApp}, Spec: v1.MetaAppSpec{Relay: r}}
+	}
+	number := func(r *v1.RelaySpec) *v1.CoexNumber {
+		n := coexNumber(testNS, "shop")
+		n.Spec.AppRef.Name, n.Spec.Relay = testApp, r
+		return n
+	}
+	keys := []client.Object{secret(testNS, "app-key", map[string]string{"hmac": "app-k"}),
+		secret(testNS, "own-key", map[string]string{"hmac": "own-k"})}
+	tests := []struct {
+		name    string
+		objs    []client.Object
+		wantURL string // "" means no endpoint
+		wantKey string
+	}{
+		{"the MetaApp's", []client.Object{app(relay("https://app.example/ev", "app-key")), number(nil)},
+			"https://app.example/ev", "app-k"},
+		{"the number's own wins", []client.Object{app(relay("https://app.example/ev", "app-key")),
+			number(relay("https://own.example/ev", "own-key"))}, "https://own.example/ev", "own-k"},
+		{"none configured", []client.Object{app(nil), number(nil)}, "", ""},
+		{"key Secret missing", []client.Object{app(relay("https://app.example/ev", "nope")), number(nil)}, "", ""},
+		{"number deleted", []client.Object{app(relay("https://app.example/ev", "app-key"))}, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := &Kube{Reader: newObjectReader(append(tc.objs, keys...)...)}
+			ep, ok, err := k.Endpoint(testNS + "/shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != (tc.wantURL != "") || ep.URL != tc.wantURL || string(ep.Secret) != tc.wantKey {
+				t.Errorf("Endpoint = %+v, %v; want %q with key %q", ep, ok, tc.wantURL, tc.wantKey)
+			}
+		})
+	}
+}

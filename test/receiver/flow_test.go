@@ -29,7 +29,8 @@ import (
 // TestOperatorAndReceiverTogether runs the manager and the receiver binaries side by side, as
 // in the pod, against the simulator: the manager requests the syncs and the receiver's
 // HistorySynced turns the number Active; echoes, a user's message, an edit, a revoke and a
-// 131060 reach status, a Warning and the relay; the app secret is rotated mid-way; and
+// 131060 reach status, a Warning and the relay (through an endpoint outage and a SIGKILL of
+// the receiver while they wait in its outbox); the app secret is rotated mid-way; and
 // PARTNER_REMOVED then ACCOUNT_RECONNECTED move the number to Offboarded and back.
 func TestOperatorAndReceiverTogether(t *testing.T) {
 	w := newWorld(t, graphsim.DeliveryOptions{RetryBase: 100 * time.Millisecond, RetryMax: time.Second, MaxAttempts: 1000})
@@ -54,6 +55,9 @@ func TestOperatorAndReceiverTogether(t *testing.T) {
 		must(t, err)
 		return id
 	}
+	// The tenant's endpoint goes down before the next events, and the receiver is killed
+	// while they wait in its outbox: they are delivered once the endpoint is back.
+	w.sink.down.Store(true)
 	trigger(graphsim.Event{Kind: graphsim.EventEcho})
 	inbound := trigger(graphsim.Event{Kind: graphsim.EventInbound, Text: "is my order on its way?"})
 	trigger(graphsim.Event{Kind: graphsim.EventEdit, OriginalMessageID: inbound, Text: "is my parcel on its way?"})
@@ -76,7 +80,13 @@ func TestOperatorAndReceiverTogether(t *testing.T) {
 		return e != nil && e.Count == 2 && e.LastAt != nil && u != nil && u.Count == 1,
 			fmt.Sprintf("echoes %+v, unsupported %+v", e, u)
 	})
-	waitFor(t, time.Minute, "the relayed events", func() (bool, string) {
+	w.rcv.stop(syscall.SIGKILL)
+	w.rcv.start()
+	if c := w.sink.counts(); c.byType[receiver.EventEcho] != 0 {
+		t.Fatalf("events delivered while the endpoint was down: %v", c.byType)
+	}
+	w.sink.down.Store(false)
+	waitFor(t, 2*time.Minute, "the relayed events", func() (bool, string) {
 		c := w.sink.counts()
 		return c.byType[receiver.EventEcho] == 2 && c.byType[receiver.EventMessage] == 1 && c.byType[receiver.EventEdit] == 1 &&
 			c.byType[receiver.EventRevoke] == 1 && c.byType[receiver.EventUnsupported] == 1, fmt.Sprint(c.byType)

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -305,6 +306,7 @@ type sink struct {
 	mu         sync.Mutex
 	ids        map[string]int
 	kept       map[string]receiver.Event // events other than history, by id
+	down       atomic.Bool               // answer 503: the tenant's endpoint is down
 	byType     map[string]int
 	deliveries int
 	redelivery int // events received again
@@ -319,6 +321,10 @@ func newSink(tb testing.TB) *sink {
 }
 
 func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
+	if s.down.Load() {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
