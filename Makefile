@@ -87,6 +87,22 @@ uninstall: envtest-bins ## Remove the CRDs, and with them every CoexNumber and M
 run: manifests ## Run the manager against the cluster of the current kubeconfig (KUBECONFIG).
 	go run ./cmd/manager --health-probe-bind-address=127.0.0.1:8081 --metrics-bind-address=127.0.0.1:8080
 
+# The image config/default names (config/manager/kustomization.yaml); make deploy swaps in IMG.
+DEFAULT_IMG := ghcr.io/coex-operator/coex-operator:v0.1.0
+IMG ?= $(DEFAULT_IMG)
+
+.PHONY: docker-build
+docker-build: ## Build the image holding /manager and /receiver (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: deploy
+deploy: ## Apply config/default (CRDs, RBAC, the manager with its receiver) to the current cluster, with IMG.
+	$(KUBECTL) kustomize config/default | sed 's|image: $(DEFAULT_IMG)|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Delete what config/default created (the CRDs too: every CoexNumber and MetaApp goes with them).
+	$(KUBECTL) delete --ignore-not-found -k config/default
+
 .PHONY: demo
 demo: envtest-bins build ## Local control plane + Meta simulator + the operator on the samples, shown with kubectl.
 	KUBECTL=$(KUBECTL) BIN=$(BIN) ./hack/demo.sh
@@ -96,4 +112,4 @@ $(CONTROLLER_GEN): go.mod go.sum
 
 .PHONY: clean
 clean: ## Remove built binaries (keeps the cached control plane in bin/k8s).
-	rm -f $(BIN)/manager $(BIN)/graphsim $(BIN)/localcluster $(CONTROLLER_GEN)
+	rm -f $(BIN)/manager $(BIN)/receiver $(BIN)/graphsim $(BIN)/localcluster $(CONTROLLER_GEN)

@@ -20,8 +20,8 @@ package controllers
 // Events for every transition, through the events.k8s.io API.
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Leader election.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// Leader election needs Leases only in the operator's own namespace: a namespaced Role in
+// config/rbac/leader_election_role.yaml, not this ClusterRole.
 
 // With --metrics-secure the metrics endpoint authenticates and authorizes its callers.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
