@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: a local control plane (kube-apiserver and etcd built from source), the CRDs, the
-# manager and the samples, shown the way a platform engineer would look at them with kubectl.
+# Meta simulator, the manager and the webhook receiver, the samples and four more numbers
+# (hack/demo/numbers.yaml), shown the way a platform engineer would look at them with kubectl,
+# ending with a summary that fails the demo if a number is not where its scenario leads.
 # Everything it starts is stopped when it ends or is interrupted.
 #
 #   DEMO_KEEP=1 make demo    keep the cluster and manager running until Ctrl-C, to explore
@@ -80,31 +82,44 @@ wait_for "the receiver" "$work/receiver.log" "${pids[-1]}" curl -fsS "http://127
 step "Applying the samples: a MetaApp, a CoexNumber and their Secrets"
 show kubectl apply -f config/samples/
 
-step "A second number, in a country where coexistence is unavailable"
-show kubectl apply -f - <<'YAML'
-apiVersion: whatsapp.coex.dev/v1alpha1
-kind: CoexNumber
-metadata: {name: lagos-desk}
-spec:
-  appRef: {name: acme}
-  wabaID: "102290129340398"
-  phoneNumberID: "106540352242999"
-  displayPhoneNumber: "+2348012345678"
-  tokenSecretRef: {name: acme-support-number, key: token}
-YAML
+step "The demo's other numbers: a heavy history, a declined history, one that will disconnect, one in Nigeria"
+show kubectl apply -f hack/demo/numbers.yaml
+
+# watch prints `kubectl get coexnumbers` whenever it changes, like -w, until COND holds or
+# LIMIT seconds pass.
+watch_numbers() {
+  local limit=$1; shift
+  local last='' now i
+  for i in $(seq 1 $((limit * 2))); do
+    now=$(kubectl get coexnumbers -o 'custom-columns=NAME:.metadata.name,PHASE:.status.phase,READY:.status.conditions[?(@.type=="Ready")].status,HISTORY%:.status.history.progress,MESSAGES:.status.history.messages,CONTACTS:.status.contacts.added,REASON:.status.conditions[?(@.type=="Ready")].reason' 2>/dev/null)
+    if [[ $now != "$last" ]]; then
+      printf '%s[%s]%s\n%s\n' "$dim" "$(date +%T)" "$off" "$now"
+      last=$now
+    fi
+    "$@" && return 0
+    sleep 0.5
+  done
+  echo "not there after ${limit}s" >&2
+  return 1
+}
+phase() { kubectl get coexnumber "$1" -o 'jsonpath={.status.phase}' 2>/dev/null; }
+settled() {
+  [[ $(phase acme-support) == Active && $(phase acme-sales) == Active && $(phase acme-returns) == Active &&
+    $(phase acme-legacy) == Active && $(phase lagos-desk) == Failed ]]
+}
 
 step "Watching the numbers: verified, subscribed, both syncs requested once, history received"
-synced() {
-  [[ $(kubectl get coexnumber acme-support -o 'jsonpath={.status.phase}') == Active ]]
-}
-for i in $(seq 1 60); do
-  synced && break
-  sleep 1
-done
-show kubectl get coexnumbers,metaapps
-show kubectl get coexnumbers -o wide
+watch_numbers 180 settled
+
+step "acme-legacy's business disconnects in the WhatsApp Business app: Meta sends PARTNER_REMOVED"
+printf '%s$ curl -XPOST %s/_sim/numbers/106540352242950/events -d {"kind":"account_update","event":"PARTNER_REMOVED",...}%s\n' "$dim" "$SIM_ADDR" "$off"
+curl -fsS -XPOST "http://$SIM_ADDR/_sim/numbers/106540352242950/events" \
+  -d '{"kind":"account_update","event":"PARTNER_REMOVED","reason":"PRIMARY_INACTIVITY","initiated_by":"SYSTEM"}' >/dev/null
+offboarded() { [[ $(phase acme-legacy) == Offboarded ]]; }
+watch_numbers 60 offboarded
+show kubectl get coexnumber acme-legacy -o 'jsonpath={.status.conditions[?(@.type=="Offboarded")].message}{"\n"}'
+
 show kubectl get coexnumber acme-support -o 'jsonpath={range .status.conditions[*]}{.type}{"\t"}{.status}{"\t"}{.reason}{"\n"}{end}'
-show kubectl get coexnumber acme-support -o 'jsonpath={"history: "}{.status.history.messages}{" messages in "}{.status.history.threads}{" threads, "}{.status.history.chunks}{" chunks; contacts: +"}{.status.contacts.added}{" -"}{.status.contacts.removed}{"\n"}'
 printf '%s$ curl %s/_sim/calls?ok=true (what Meta received)%s\n' "$dim" "$SIM_ADDR" "$off"
 curl -fsS "http://$SIM_ADDR/_sim/calls?ok=true" | python3 -c 'import json,sys; [print(" ", c["name"], c.get("phone_number_id", c.get("waba_id", ""))) for c in json.load(sys.stdin)["calls"]]' 2>/dev/null ||
   curl -fsS "http://$SIM_ADDR/_sim/calls?ok=true"
@@ -123,12 +138,33 @@ if echo "$bad" | kubectl apply -f - 2>&1; then
   exit 1
 fi
 
-step "Done"
-cat <<EOF
-acme-support is Active: both one-shot syncs were requested once each, and the webhook receiver
-verified, spooled and counted the history and contacts Meta sent, then marked HistorySynced.
-lagos-desk is Failed: coexistence is unavailable for +234 numbers, and it made no Graph call.
-EOF
+step "Summary"
+ok=1
+expect() { # name, phase it must be in, what it shows
+  local got; got=$(phase "$1")
+  local mark=ok; [[ $got == "$2" ]] || { mark=WRONG; ok=0; }
+  printf '  %-13s %-11s %-5s %s\n' "$1" "$got" "$mark" "$3"
+}
+hist() { kubectl get coexnumber "$1" -o 'jsonpath={.status.history.messages}{" messages in "}{.status.history.threads}{" chats"}'; }
+# syncs PHONE_NUMBER_ID: the sync requests Meta (the simulator) accepted for the number.
+syncs() {
+  curl -fsS "http://$SIM_ADDR/_sim/calls?ok=true&phone_number_id=$1" | python3 -c '
+import json, sys
+calls = [c["name"] for c in json.load(sys.stdin)["calls"]]
+print("contacts requested %dx, history %dx" % (calls.count("RequestContactsSync"), calls.count("RequestHistorySync")))'
+}
+expect acme-support Active "small history: $(hist acme-support), contacts +$(kubectl get coexnumber acme-support -o 'jsonpath={.status.contacts.added}')"
+expect acme-sales Active "heavy history: $(hist acme-sales); $(syncs 106540352242930)"
+expect acme-returns Active "history declined by the business (2593109): $(kubectl get coexnumber acme-returns -o 'jsonpath={.status.conditions[?(@.type=="HistorySynced")].reason}')"
+expect acme-legacy Offboarded "PARTNER_REMOVED: no Graph call until ACCOUNT_RECONNECTED"
+expect lagos-desk Failed "+234: coexistence unavailable; $(curl -fsS "http://$SIM_ADDR/_sim/calls?phone_number_id=106540352242999" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])') Graph calls"
+for n in 106540352242922 106540352242930 106540352242940 106540352242950; do
+  [[ $(syncs $n) == "contacts requested 1x, history 1x" ]] || { echo "number $n: $(syncs $n)" >&2; ok=0; }
+done
+if ((ok == 0)); then
+  echo "a number is not in the phase its scenario implies" >&2
+  exit 1
+fi
 
 if [[ ${DEMO_KEEP:-} == 1 ]]; then
   cat <<EOF
