@@ -52,6 +52,11 @@ test: envtest-bins ## Run the unit and envtest suites against a control plane bu
 bench: envtest-bins ## Benchmarks: the simulator's heavy history, 1,000 numbers applied, and the webhook receiver.
 	go test -run '^$$' -bench . -benchtime 1x ./internal/graphsim/ ./test/scale/ ./test/receiver/
 
+.PHONY: chaos
+chaos: envtest-bins ## The full chaos suite (SIGKILLs, Graph faults, relay outage, secret rotation, forged traffic), then every fuzzer for FUZZTIME.
+	COEX_CHAOS=full go test -count=1 -timeout 30m -run '^TestChaos$$' -v ./test/receiver/
+	$(MAKE) fuzz
+
 FUZZTIME ?= 60s
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 60s): signature check, webhook parser, dispatcher, event encoder.

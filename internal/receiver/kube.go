@@ -139,8 +139,19 @@ func (k *Kube) Credentials(ctx context.Context, ns, name string) (Credentials, e
 	if err != nil {
 		return Credentials{}, fmt.Errorf("%w: verify token: %v", ErrNoCredentials, err)
 	}
-	return Credentials{AppSecrets: k.rotation(ns+"/"+name, secret), VerifyToken: token}, nil
+	secrets := k.rotation(ns+"/"+name, secret)
+	// A "<key>.previous" entry beside the app secret keeps the replaced secret valid for as
+	// long as it is there, across receiver restarts (the grace above is in memory only).
+	prevRef := v1.SecretKeySelector{Name: app.Spec.AppSecretRef.Name, Key: app.Spec.AppSecretRef.Key + PreviousKeySuffix}
+	if prev, err := k.secretKey(ctx, ns, prevRef); err == nil && !slices.ContainsFunc(secrets, func(s []byte) bool { return bytes.Equal(s, prev) }) {
+		secrets = append(secrets, prev)
+	}
+	return Credentials{AppSecrets: secrets, VerifyToken: token}, nil
 }
+
+// PreviousKeySuffix names the Secret key that holds a MetaApp's previous app secret during a
+// rotation: "app-secret.previous" beside "app-secret".
+const PreviousKeySuffix = ".previous"
 
 // rotation returns the app secrets that verify webhooks now: the current one and, within the
 // grace period after a change, the one before.

@@ -659,6 +659,8 @@ func TestKubeCredentials(t *testing.T) {
 		{"both keys readable", []client.Object{app, secret(testNS, "meta", map[string]string{"appSecret": "s3cret", "verifyToken": "tok"})},
 			nil, nil, nil, "s3cret"},
 		{"no MetaApp", nil, nil, ErrUnknownApp, nil, ""},
+		{"a previous app secret kept beside it", []client.Object{app, secret(testNS, "meta", map[string]string{
+			"appSecret": "s3cret", "appSecret.previous": "old", "verifyToken": "tok"})}, nil, nil, nil, "s3cret"},
 		{"no Secret", []client.Object{app}, nil, ErrNoCredentials, nil, ""},
 		{"no app secret key", []client.Object{app, secret(testNS, "meta", map[string]string{"verifyToken": "tok"})},
 			nil, ErrNoCredentials, nil, ""},
@@ -678,7 +680,12 @@ func TestKubeCredentials(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(creds.AppSecrets) != 1 || string(creds.AppSecrets[0]) != tc.wantSecret || string(creds.VerifyToken) != "tok" {
+				want := 1
+				if strings.Contains(tc.name, "previous") {
+					want = 2 // the current one first, then "<key>.previous"
+				}
+				if len(creds.AppSecrets) != want || string(creds.AppSecrets[0]) != tc.wantSecret || string(creds.VerifyToken) != "tok" ||
+					want == 2 && string(creds.AppSecrets[1]) != "old" {
 					t.Errorf("credentials = %q / %q", creds.AppSecrets, creds.VerifyToken)
 				}
 			case tc.notErr != nil:

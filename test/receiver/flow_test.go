@@ -6,9 +6,6 @@ package receiver_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,10 +65,7 @@ func TestOperatorAndReceiverTogether(t *testing.T) {
 	// the new one and still accepted.
 	const rotated = "app-secret-rotated"
 	must(t, w.sim.SetAppSecret(appID, rotated))
-	sec := &corev1.Secret{}
-	must(t, w.k8s.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: "acme-app"}, sec))
-	sec.Data["app-secret"] = []byte(rotated)
-	must(t, w.k8s.Update(context.Background(), sec))
+	w.setAppSecret(t, rotated)
 	trigger(graphsim.Event{Kind: graphsim.EventEcho})
 
 	waitFor(t, time.Minute, "echoes and the unsupported message in status", func() (bool, string) {
@@ -146,29 +140,10 @@ func (w *world) waitPhase(t *testing.T, name string, phase v1.CoexNumberPhase) {
 }
 
 // startManager runs the manager binary against the world's control plane until the test ends.
-func startManager(t *testing.T, w *world) {
+func startManager(t *testing.T, w *world) *process {
 	t.Helper()
-	bin, err := buildBin("manager")
-	must(t, err)
-	dir := t.TempDir()
-	kc, err := w.env.AdminKubeconfig()
-	must(t, err)
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	must(t, os.WriteFile(kubeconfig, kc, 0o600))
-	logs, err := os.Create(filepath.Join(dir, "manager.log"))
-	must(t, err)
-	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0",
-		"--health-probe-bind-address", freeAddr(t), "--subscription-recheck", "1h")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	must(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			data, _ := os.ReadFile(logs.Name())
-			lines := strings.Split(string(data), "\n")
-			t.Logf("manager log tail:\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
-		}
-		_ = logs.Close()
-	})
+	p := newProcess(t, w.env, "manager")
+	p.args = []string{"--metrics-bind-address", "0", "--health-probe-bind-address", freeAddr(t), "--subscription-recheck", "1h"}
+	p.start()
+	return p
 }

@@ -55,7 +55,7 @@ type world struct {
 	graph   *httptest.Server
 	sink    *sink
 	ns      string
-	rcv     *receiverProc
+	rcv     *process
 	numbers []graphsim.NumberInfo
 }
 
@@ -168,11 +168,13 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() (boo
 	tb.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 }
 
-// receiverProc is the receiver binary running against the control plane, restartable with
-// the same spool directory and address.
-type receiverProc struct {
+// process is one of the operator's binaries running against the control plane,
+// restartable with the same flags (for the receiver: the same spool and address).
+type process struct {
 	tb         testing.TB
+	name       string
 	bin        string
+	args       []string
 	kubeconfig string
 	spool      string
 	addr       string
@@ -218,37 +220,51 @@ func buildBin(name string) (string, error) {
 	return bin, nil
 }
 
-func startReceiver(tb testing.TB, env *controlplane.Env) *receiverProc {
+func startReceiver(tb testing.TB, env *controlplane.Env) *process {
 	tb.Helper()
-	bin, err := buildBin("receiver")
+	p := newProcess(tb, env, "receiver")
+	p.spool, p.addr, p.metrics = filepath.Join(filepath.Dir(p.kubeconfig), "spool"), freeAddr(tb), freeAddr(tb)
+	p.args = []string{"--spool-dir", p.spool, "--webhook-bind-address", p.addr, "--metrics-bind-address", p.metrics,
+		"--health-probe-bind-address", "0"}
+	p.start()
+	return p
+}
+
+// newProcess prepares ./cmd/<name> to run against env, with its log in a file that is shown
+// when the test fails and stopped with SIGTERM when the test ends.
+func newProcess(tb testing.TB, env *controlplane.Env, name string) *process {
+	tb.Helper()
+	bin, err := buildBin(name)
 	must(tb, err)
 	dir := tb.TempDir()
 	kc, err := env.AdminKubeconfig()
 	must(tb, err)
-	p := &receiverProc{tb: tb, bin: bin, kubeconfig: filepath.Join(dir, "kubeconfig"), spool: filepath.Join(dir, "spool"),
-		addr: freeAddr(tb), metrics: freeAddr(tb)}
+	p := &process{tb: tb, name: name, bin: bin, kubeconfig: filepath.Join(dir, "kubeconfig")}
 	must(tb, os.WriteFile(p.kubeconfig, kc, 0o600))
-	p.logs, err = os.Create(filepath.Join(dir, "receiver.log"))
+	p.logs, err = os.Create(filepath.Join(dir, name+".log"))
 	must(tb, err)
-	p.start()
 	tb.Cleanup(func() {
 		p.stop(syscall.SIGTERM)
 		if tb.Failed() {
-			data, _ := os.ReadFile(p.logs.Name())
-			lines := strings.Split(string(data), "\n")
-			tb.Logf("receiver log tail:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+			lines := strings.Split(p.log(), "\n")
+			tb.Logf("%s log tail:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
 		_ = p.logs.Close()
 	})
 	return p
 }
 
-func (p *receiverProc) start() {
+// log is everything the process wrote so far, across restarts.
+func (p *process) log() string {
+	data, _ := os.ReadFile(p.logs.Name())
+	return string(data)
+}
+
+func (p *process) start() {
 	p.tb.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cmd := exec.Command(p.bin, "--kubeconfig", p.kubeconfig, "--spool-dir", p.spool,
-		"--webhook-bind-address", p.addr, "--metrics-bind-address", p.metrics, "--health-probe-bind-address", "0")
+	cmd := exec.Command(p.bin, append([]string{"--kubeconfig", p.kubeconfig}, p.args...)...)
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	must(p.tb, cmd.Start())
 	p.cmd, p.exited, p.starts = cmd, make(chan struct{}), p.starts+1
@@ -256,7 +272,7 @@ func (p *receiverProc) start() {
 }
 
 // stop signals the process and waits for it to exit.
-func (p *receiverProc) stop(sig syscall.Signal) {
+func (p *process) stop(sig syscall.Signal) {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
 	p.mu.Unlock()
@@ -273,7 +289,7 @@ func (p *receiverProc) stop(sig syscall.Signal) {
 }
 
 // metric reads one unlabelled sample (or the sum over labels) from the receiver's metrics.
-func (p *receiverProc) metric(name string) float64 {
+func (p *process) metric(name string) float64 {
 	resp, err := http.Get("http://" + p.metrics + "/metrics")
 	if err != nil {
 		return -1
@@ -415,7 +431,7 @@ func get(url string) (int, string) {
 
 // procStatus reads one "<field>: N kB" line of the receiver's /proc status, in bytes; 0 if
 // unknown.
-func (p *receiverProc) procStatus(field string) int64 {
+func (p *process) procStatus(field string) int64 {
 	p.mu.Lock()
 	pid := p.cmd.Process.Pid
 	p.mu.Unlock()
@@ -437,7 +453,7 @@ func (p *receiverProc) procStatus(field string) int64 {
 // sampleAnon polls the receiver's anonymous resident memory (its heap and stacks, without
 // the bbolt files it maps, which the kernel can drop) until stop is closed, and returns the
 // peak seen.
-func (p *receiverProc) sampleAnon(stop <-chan struct{}) <-chan int64 {
+func (p *process) sampleAnon(stop <-chan struct{}) <-chan int64 {
 	out := make(chan int64, 1)
 	go func() {
 		var peak int64
