@@ -174,6 +174,18 @@ func (s *State) Counts(stream string) (c NumberCounts, ok bool, err error) {
 	return c, ok, err
 }
 
+// Numbers lists the streams the state holds counts for.
+func (s *State) Numbers() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(numbersBucket).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
 // DeadLetters returns every dead letter, oldest first.
 func (s *State) DeadLetters() ([]DeadLetter, error) {
 	var out []DeadLetter

@@ -96,8 +96,16 @@ func (w *StatusWriter) Pending() int {
 	return len(w.dirty)
 }
 
-// Start writes marked numbers every interval until ctx ends, then once more.
+// Start writes marked numbers every interval until ctx ends, then once more. It begins by
+// marking every number the state knows: marks live in memory, so a receiver killed between a
+// commit and the write after it would otherwise leave that number's status behind its counts
+// for good. Numbers whose status already matches are not written.
 func (w *StatusWriter) Start(ctx context.Context) error {
+	streams, err := w.o.State.Numbers()
+	if err != nil {
+		return err
+	}
+	w.Mark(streams, nil)
 	t := time.NewTicker(w.o.Interval)
 	defer t.Stop()
 	for {

@@ -573,3 +573,26 @@ func TestStatusWriterStartFlushesOnStop(t *testing.T) {
 		t.Errorf("%d patches after stop, want 1 (the last flush)", n)
 	}
 }
+
+// TestStatusWriterCatchesUpAfterACrash: counts committed by a receiver killed before its status
+// write are written by the next one, which starts by checking every number it has counts for.
+func TestStatusWriterCatchesUpAfterACrash(t *testing.T) {
+	f := newStatusFixture(t)
+	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
+	// The receiver dies here: the mark was in memory. A new writer over the same state:
+	next := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, State: f.h.state, Interval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- next.Start(ctx) }()
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	ps := f.patchesFor(testStream)
+	if len(ps) != 1 || !strings.Contains(string(ps[0].body), `"echoes":{"count":1`) {
+		t.Fatalf("patches after the restart: %d, want one with the echo count", len(ps))
+	}
+	if n := len(f.patchesFor(testNS + "/shop-two")); n != 0 {
+		t.Errorf("%d patches for a number without counts", n)
+	}
+}
