@@ -458,7 +458,7 @@ func TestRelaySignature(t *testing.T) {
 
 	// End to end: what the relay sends verifies with the endpoint's key only (the tenant
 	// checks both on every POST), over the exact body and timestamp sent.
-	clk := newRelayClock()
+	clk := newTestClock()
 	tn := newRelayTenant(t, nil)
 	ob := newRelayMemOutbox()
 	ob.add("ns/sig", 3, 0)
@@ -528,25 +528,6 @@ func TestRelayEndpointDownThenUp(t *testing.T) {
 	}
 }
 
-type relayClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newRelayClock() *relayClock { return &relayClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *relayClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *relayClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestRelayHonoursRetryAfter(t *testing.T) {
 	const stream = "ns/ra"
 	var n atomic.Int32
@@ -561,7 +542,7 @@ func TestRelayHonoursRetryAfter(t *testing.T) {
 	})
 	ob := newRelayMemOutbox()
 	ob.add(stream, 5, 0)
-	clk := newRelayClock()
+	clk := newTestClock()
 	opts := relayFastOptions(ob, tn.endpoints)
 	opts.Now = clk.Now
 	opts.Rand = func() float64 { return 0 } // without Retry-After, every retry would be at once
