@@ -372,3 +372,33 @@ func TestDeregisterIsRefusedAndRecorded(t *testing.T) {
 	}
 	expectError(t, e.call(http.MethodGet, "/v23.0/"+tPhone+"/nonsense", e.token, nil), http.StatusBadRequest, 2500)
 }
+
+// BeforeAnswer sees an accepted sync request after it took effect (a second one is already
+// refused) and before the client has its answer, which is then the call's own.
+func TestBeforeAnswerSeesTheEffectFirst(t *testing.T) {
+	var e *env
+	var seen []Call
+	var second response
+	answered := make(chan struct{})
+	e = newEnv(t, Options{BeforeAnswer: func(c Call) {
+		seen = append(seen, c)
+		if c.Name == "RequestContactsSync" && c.Status == http.StatusOK {
+			select {
+			case <-answered:
+				t.Error("the client had its answer before BeforeAnswer returned")
+			default:
+			}
+			second = e.requestSync(tPhone, SyncContacts, e.token)
+		}
+	}}, small())
+	r := e.requestSync(tPhone, SyncContacts, e.token)
+	close(answered)
+	if r.status != http.StatusOK || r.json == nil {
+		t.Fatalf("held answer: %d %s", r.status, r.raw)
+	}
+	expectError(t, second, http.StatusBadRequest, 100, "already requested")
+	if len(seen) != 2 || seen[0].Status != http.StatusOK || seen[1].Status != http.StatusBadRequest {
+		t.Fatalf("BeforeAnswer saw %+v", seen)
+	}
+	e.waitIdle()
+}

@@ -124,8 +124,46 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	case perr != nil:
 		s.writeGraphError(q, errParam("%v", perr))
 		return
+	case s.opts.BeforeAnswer != nil:
+		s.handleHeld(q, sw, handle)
+		return
 	}
 	handle(q)
+}
+
+// handleHeld serves a call with its answer held back until Options.BeforeAnswer has seen it:
+// the call has taken effect at "Meta", and the client does not know yet.
+func (s *Sim) handleHeld(q *graphRequest, sw *statusWriter, handle func(*graphRequest)) {
+	held := &heldWriter{h: http.Header{}}
+	q.w = held
+	handle(q)
+	q.w = sw
+	c := *q.call
+	c.Status = held.status
+	s.opts.BeforeAnswer(c)
+	for k, v := range held.h {
+		sw.Header()[k] = v
+	}
+	sw.WriteHeader(held.status)
+	_, _ = sw.Write(held.body.Bytes())
+}
+
+// heldWriter keeps an answer to write it later.
+type heldWriter struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *heldWriter) Header() http.Header { return w.h }
+func (w *heldWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *heldWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
 }
 
 // route names the call after the client method that makes it and picks its endpoint.

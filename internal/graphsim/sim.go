@@ -37,6 +37,11 @@ type Options struct {
 	DefaultVersion string
 	// HandshakeTimeout bounds a callback verification (default 10s).
 	HandshakeTimeout time.Duration
+	// BeforeAnswer, when set, sees each Graph call (not faulted ones) after it has taken
+	// effect and before its answer is written, with the answer's status. Tests use it to
+	// crash a client in the window where Meta has accepted a request and the client does
+	// not know yet. The answer waits until it returns.
+	BeforeAnswer func(Call)
 }
 
 // Sim is a simulated Meta: Graph endpoints, webhook emission and a control surface.

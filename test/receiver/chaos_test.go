@@ -32,6 +32,7 @@ type chaosSize struct {
 	bigPreset    string        // the bigger number's history
 	forged       int           // forged and malformed requests mixed into Meta's traffic
 	kills        int           // SIGKILLs of each of the manager and the receiver
+	windowKills  int           // SIGKILLs of the manager between Meta's acceptance and its answer
 	relayOutage  time.Duration // the tenant's endpoint answering 503
 	latencySpike time.Duration // Graph latency during a spike
 	settle       time.Duration // a deadline (not a goal) for everything to settle
@@ -39,18 +40,20 @@ type chaosSize struct {
 
 func chaosSizeFromEnv() chaosSize {
 	if os.Getenv("COEX_CHAOS") == "full" {
-		return chaosSize{numbers: 50, bigPreset: "heavy", forged: 5000, kills: 5, relayOutage: time.Minute,
+		return chaosSize{numbers: 50, bigPreset: "heavy", forged: 5000, kills: 5, windowKills: 5, relayOutage: time.Minute,
 			latencySpike: 2 * time.Second, settle: 15 * time.Minute}
 	}
-	return chaosSize{numbers: 8, bigPreset: "medium", forged: 500, kills: 2, relayOutage: 5 * time.Second,
+	return chaosSize{numbers: 8, bigPreset: "medium", forged: 500, kills: 2, windowKills: 2, relayOutage: 5 * time.Second,
 		latencySpike: 500 * time.Millisecond, settle: 3 * time.Minute}
 }
 
 // TestChaos runs the manager and the receiver binaries through the faults a production
 // cluster sees, all at once:
 //   - the simulator answers 30% of Graph calls 429 or 5xx, with latency spikes;
-//   - the manager and the receiver are killed with SIGKILL repeatedly while numbers sync
-//     (the manager between recording intents and request ids, wherever the kill lands);
+//   - the manager and the receiver are killed with SIGKILL repeatedly while numbers sync, at
+//     random moments; and the manager also exactly between recording a sync request's intent
+//     and recording its request id: when Meta has accepted the request and the answer is on
+//     its way;
 //   - the relay endpoint is down for a while;
 //   - the MetaApp's app secret is rotated during the sync;
 //   - forged and malformed requests are mixed into Meta's traffic.
@@ -63,6 +66,15 @@ func TestChaos(t *testing.T) {
 	w := newWorld(t, graphsim.DeliveryOptions{DuplicateShare: 0.2, MaxInFlight: 8,
 		RetryBase: 100 * time.Millisecond, RetryMax: 2 * time.Second, MaxAttempts: 1_000_000})
 	mgr := startManager(t, w)
+	var mgrMu sync.Mutex // one restart of the manager at a time
+	restartManager := func() {
+		mgrMu.Lock()
+		defer mgrMu.Unlock()
+		mgr.stop(syscall.SIGKILL)
+		mgr.start()
+	}
+	names := map[string]string{} // phone number id → CoexNumber, written before the number exists
+	windowKills := w.killInTheWindow(t, size.windowKills, names, restartManager)
 	w.sim.SetFaults(graphsim.Faults{Share429: 0.15, Share5xx: 0.15, RetryAfter: graphsim.Duration(time.Second)})
 
 	type num struct {
@@ -72,8 +84,10 @@ func TestChaos(t *testing.T) {
 	var nums []num
 	for i := range size.numbers {
 		name, phone := fmt.Sprintf("n%03d", i), fmt.Sprintf("30%04d", i)
+		names[phone] = name
 		nums = append(nums, num{name, phone, w.addNumber(name, fmt.Sprintf("20%04d", i), phone, graphsim.Scenario{Preset: "small"})})
 	}
+	names["399999"] = "big"
 	nums = append(nums, num{"big", "399999", w.addNumber("big", "299999", "399999", graphsim.Scenario{Preset: size.bigPreset})})
 	start := time.Now()
 
@@ -123,12 +137,12 @@ func TestChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 2 * size.kills {
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
-		p := mgr
-		if i%2 == 1 {
-			p = w.rcv
+		if i%2 == 0 {
+			restartManager()
+			continue
 		}
-		p.stop(syscall.SIGKILL)
-		p.start()
+		w.rcv.stop(syscall.SIGKILL)
+		w.rcv.start()
 	}
 	endSpikes()
 	chaos.Wait()
@@ -169,9 +183,20 @@ func TestChaos(t *testing.T) {
 			t.Errorf("%s: contacts %+v, history %+v; want %+v", n.name, st.Contacts, st.History, n.info.Totals)
 		}
 	}
-	if c := w.sink.counts(); c.distinct != wantEvents || c.badSig != 0 {
+	windowKills.check(t, w)
+	c := w.sink.counts()
+	if c.distinct != wantEvents || c.badSig != 0 {
 		t.Errorf("relayed %d distinct events (%d bad signatures), want %d", c.distinct, c.badSig, wantEvents)
 	}
+	// Relayed once, except what a receiver kill caught between the tenant's 200 and the
+	// outbox's acknowledgement: at most the batches in flight at each kill, sent again with
+	// the same ids for the tenant to drop.
+	if limit := size.kills * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize; c.redelivered > limit {
+		t.Errorf("%d events relayed twice, more than the batches in flight at %d receiver kills could hold (%d)",
+			c.redelivered, size.kills, limit)
+	}
+	t.Logf("relayed %d events in %d deliveries; %d came again after a receiver kill (same id)",
+		c.distinct, c.deliveries, c.redelivered)
 	if forgedAccepted.Load() != 0 || forgedSent.Load() != int64(size.forged) {
 		t.Errorf("%d of %d forged or malformed requests were accepted", forgedAccepted.Load(), forgedSent.Load())
 	}

@@ -57,6 +57,9 @@ type world struct {
 	ns      string
 	rcv     *process
 	numbers []graphsim.NumberInfo
+	// beforeAnswer, when set, sees each Graph call after it took effect at the simulator
+	// and before the caller has its answer (graphsim.Options.BeforeAnswer).
+	beforeAnswer atomic.Pointer[func(graphsim.Call)]
 }
 
 func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
@@ -72,7 +75,11 @@ func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
 
 	w := &world{tb: tb, env: env, k8s: k8s, sink: newSink(tb)}
 	w.rcv = startReceiver(tb, env)
-	w.sim = graphsim.New(graphsim.Options{Seed: 7, Delivery: delivery})
+	w.sim = graphsim.New(graphsim.Options{Seed: 7, Delivery: delivery, BeforeAnswer: func(c graphsim.Call) {
+		if f := w.beforeAnswer.Load(); f != nil {
+			(*f)(c)
+		}
+	}})
 	tb.Cleanup(w.sim.Close)
 	w.graph = httptest.NewServer(w.sim.Handler())
 	tb.Cleanup(w.graph.Close)
