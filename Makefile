@@ -49,8 +49,8 @@ test: envtest-bins ## Run the unit and envtest suites against a control plane bu
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: envtest-bins ## Benchmarks: the simulator's heavy history, 1,000 numbers applied, and the webhook receiver.
-	go test -run '^$$' -bench . -benchtime 1x ./internal/graphsim/ ./test/scale/ ./test/receiver/
+bench: envtest-bins ## One table of every figure beside its goal (~15 min; BENCH_FLAGS=-quick: ~1 min, smaller sizes).
+	go run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: chaos
 chaos: envtest-bins ## The full chaos suite (SIGKILLs, Graph faults, relay outage, secret rotation, forged traffic), then every fuzzer for FUZZTIME.

@@ -6,6 +6,7 @@ package receiver_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,12 @@ import (
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
 	"github.com/coex-operator/coex-operator/internal/webhook"
+)
+
+// Sizes, smaller for a quick run (test/bench -quick passes them).
+var (
+	benchAckMB  = flag.Int("bench.ack-mb", 1536, "MB of webhook bodies each BenchmarkAck run acknowledges")
+	benchPreset = flag.String("bench.preset", "heavy", "the simulator preset of the dispatch and end-to-end benchmarks")
 )
 
 // staticCredentials is one MetaApp's credentials, for benchmarks without a cluster.
@@ -54,8 +61,8 @@ func benchAck(b *testing.B, size, senders int) {
 	url := srv.URL + "/webhooks/bench/acme"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
 
-	// Enough requests for a stable figure: about 1.5 GB of bodies per run.
-	perSender := max(4, (1536<<20)/size/8)
+	// Enough requests for a stable figure: -bench.ack-mb of bodies per run (1.5 GB by default).
+	perSender := max(4, (*benchAckMB<<20)/size/senders)
 	lat := make([][]time.Duration, senders)
 	b.ResetTimer()
 	start := time.Now()
@@ -124,8 +131,8 @@ func (anyNumber) ByWABA(ns, _, waba string) ([]receiver.Target, error) {
 	return []receiver.Target{{Namespace: ns, Name: "waba" + waba, WABAID: waba, Relay: true}}, nil
 }
 
-// BenchmarkDispatchHeavy measures the dispatcher alone: the heavy preset's webhooks (500,000
-// messages, 20% delivered twice) are spooled first through the real handler, then drained
+// BenchmarkDispatchHeavy measures the dispatcher alone: the -bench.preset history's webhooks
+// (heavy: 500,000 messages; 20% delivered twice) are spooled first through the real handler, then drained
 // into the state: parsed, de-duplicated, counted and written to the relay outbox, each batch
 // one fsynced transaction. Goal: 100,000 history messages per second.
 func BenchmarkDispatchHeavy(b *testing.B) {
@@ -140,7 +147,7 @@ func BenchmarkDispatchHeavy(b *testing.B) {
 		must(b, err)
 		srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Spool: spool, Credentials: staticCredentials{},
 			Logger: logr.Discard()}))
-		info := spoolScenario(b, srv.URL+"/webhooks/bench/acme", "heavy")
+		info := spoolScenario(b, srv.URL+"/webhooks/bench/acme", *benchPreset)
 		srv.Close()
 
 		d := receiver.NewDispatcher(receiver.DispatcherOptions{Spool: spool, State: state, Resolver: anyNumber{},
@@ -194,24 +201,27 @@ func spoolScenario(b *testing.B, url, preset string) graphsim.NumberInfo {
 	return info
 }
 
-// BenchmarkHeavySyncEndToEnd is the whole path with the receiver binary: the simulator delivers
-// the heavy preset (20% duplicates) over HTTP, the receiver spools, applies, writes status to
-// the API server and relays every event to a sink. It reports seconds to HistorySynced with
-// every event relayed, messages/s over that time, the receiver's status writes per number per
-// second (goal: at most 1) and its peak memory: anonymous (heap) and resident in all, which
-// includes the pages of the bbolt files it maps.
+// BenchmarkHeavySyncEndToEnd is the whole path with both binaries, as in the pod: a
+// CoexNumber with the -bench.preset history (heavy: 5,000 threads, 500,000 messages) is
+// applied; the manager verifies it and requests both syncs from the simulator, which delivers
+// the history and contacts over HTTP (20% duplicates); the receiver spools, applies, writes
+// status and relays every event to a sink. It reports the seconds from the apply to
+// HistorySynced with every event relayed, messages/s over that time, the receiver's status
+// writes per number per second (goal: at most 1), and the peak memory of each process:
+// anonymous (heap) and resident in all, which for the receiver includes the pages of the
+// bbolt files it maps.
 func BenchmarkHeavySyncEndToEnd(b *testing.B) {
 	for range b.N {
 		w := newWorld(b, graphsim.DeliveryOptions{DuplicateShare: 0.2, MaxInFlight: 8})
-		info := w.addNumber("heavy", "2001", "3001", graphsim.Scenario{Preset: "heavy"})
+		mgr := startManager(b, w)
 		waitFor(b, time.Minute, "the receiver to answer", w.handshakeOK)
+		writes0 := w.rcv.Metric("coex_receiver_status_writes_total")
+		stop := make(chan struct{})
+		rcvMem, mgrMem := w.rcv.SampleMemory(stop), mgr.SampleMemory(stop)
+		start := time.Now()
+		info := w.addNumber("heavy", "2001", "3001", graphsim.Scenario{Preset: *benchPreset})
 		tot := info.Totals
 		want := tot.Messages + tot.MediaFollowUps + tot.ContactsAdded + tot.ContactsRemoved
-		writes0 := w.rcv.metric("coex_receiver_status_writes_total")
-		stop := make(chan struct{})
-		anon := w.rcv.sampleAnon(stop)
-		start := time.Now()
-		w.requestSyncs(info.PhoneNumberID)
 		waitFor(b, 10*time.Minute, "history synced and relayed", func() (bool, string) {
 			h := historyOf(w.number("heavy"))
 			c := w.sink.counts()
@@ -219,12 +229,15 @@ func BenchmarkHeavySyncEndToEnd(b *testing.B) {
 				fmt.Sprintf("%+v, relayed %d of %d", h, c.distinct, want)
 		})
 		secs := time.Since(start).Seconds()
-		writes := w.rcv.metric("coex_receiver_status_writes_total") - writes0
+		writes := w.rcv.Metric("coex_receiver_status_writes_total") - writes0
+		close(stop)
 		b.ReportMetric(secs, "s-to-synced")
 		b.ReportMetric(float64(tot.Messages)/secs, "msgs/s")
 		b.ReportMetric(writes/secs, "status-writes/number/s")
-		close(stop)
-		b.ReportMetric(float64(<-anon)/(1<<20), "receiver-peak-anon-MiB")
-		b.ReportMetric(float64(w.rcv.procStatus("VmHWM"))/(1<<20), "receiver-peak-rss-MiB")
+		rm, mm := <-rcvMem, <-mgrMem
+		b.ReportMetric(float64(rm.Anon)/(1<<20), "receiver-peak-anon-MiB")
+		b.ReportMetric(float64(rm.RSS)/(1<<20), "receiver-peak-rss-MiB")
+		b.ReportMetric(float64(mm.Anon)/(1<<20), "manager-peak-anon-MiB")
+		b.ReportMetric(float64(mm.RSS)/(1<<20), "manager-peak-rss-MiB")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
 	"github.com/coex-operator/coex-operator/internal/webhook"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // chaosSize is how hard TestChaos pushes: a short run in `make test`, the full one in
@@ -70,8 +71,8 @@ func TestChaos(t *testing.T) {
 	restartManager := func() {
 		mgrMu.Lock()
 		defer mgrMu.Unlock()
-		mgr.stop(syscall.SIGKILL)
-		mgr.start()
+		mgr.Stop(syscall.SIGKILL)
+		mgr.Start()
 	}
 	names := map[string]string{} // phone number id → CoexNumber, written before the number exists
 	windowKills := w.killInTheWindow(t, size.windowKills, names, restartManager)
@@ -141,8 +142,8 @@ func TestChaos(t *testing.T) {
 			restartManager()
 			continue
 		}
-		w.rcv.stop(syscall.SIGKILL)
-		w.rcv.start()
+		w.rcv.Stop(syscall.SIGKILL)
+		w.rcv.Start()
 	}
 	endSpikes()
 	chaos.Wait()
@@ -205,11 +206,11 @@ func TestChaos(t *testing.T) {
 	for _, n := range nums {
 		secrets = append(secrets, numberToken(n.phone))
 	}
-	for _, p := range []*process{mgr, w.rcv} {
-		for i, line := range strings.Split(p.log(), "\n") {
+	for _, p := range []*harness.Process{mgr, w.rcv} {
+		for i, line := range strings.Split(p.Log(), "\n") {
 			for _, s := range secrets {
 				if strings.Contains(line, s) {
-					t.Errorf("%s log line %d holds a secret: %s", p.name, i+1, line)
+					t.Errorf("%s log line %d holds a secret: %s", p.Name, i+1, line)
 				}
 			}
 		}

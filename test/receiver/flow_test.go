@@ -6,6 +6,7 @@ package receiver_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
 	"github.com/coex-operator/coex-operator/internal/webhook"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // TestOperatorAndReceiverTogether runs the manager and the receiver binaries side by side, as
@@ -74,8 +76,8 @@ func TestOperatorAndReceiverTogether(t *testing.T) {
 		return e != nil && e.Count == 2 && e.LastAt != nil && u != nil && u.Count == 1,
 			fmt.Sprintf("echoes %+v, unsupported %+v", e, u)
 	})
-	w.rcv.stop(syscall.SIGKILL)
-	w.rcv.start()
+	w.rcv.Stop(syscall.SIGKILL)
+	w.rcv.Start()
 	if c := w.sink.counts(); c.byType[receiver.EventEcho] != 0 {
 		t.Fatalf("events delivered while the endpoint was down: %v", c.byType)
 	}
@@ -139,11 +141,18 @@ func (w *world) waitPhase(t *testing.T, name string, phase v1.CoexNumberPhase) {
 	})
 }
 
-// startManager runs the manager binary against the world's control plane until the test ends.
-func startManager(t *testing.T, w *world) *process {
-	t.Helper()
-	p := newProcess(t, w.env, "manager")
-	p.args = []string{"--metrics-bind-address", "0", "--health-probe-bind-address", freeAddr(t), "--subscription-recheck", "1h"}
-	p.start()
+// startManager runs the manager binary against the world's control plane until the test ends,
+// and waits until it is ready.
+func startManager(tb testing.TB, w *world) *harness.Process {
+	tb.Helper()
+	p := harness.New(tb, w.env, "manager")
+	probes := harness.FreeAddr(tb)
+	p.MetricsAddr = harness.FreeAddr(tb)
+	p.Args = []string{"--metrics-bind-address", p.MetricsAddr, "--health-probe-bind-address", probes, "--subscription-recheck", "1h"}
+	p.Start()
+	waitFor(tb, time.Minute, "the manager to be ready", func() (bool, string) {
+		code, body := get("http://" + probes + "/readyz")
+		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
+	})
 	return p
 }

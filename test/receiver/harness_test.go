@@ -11,16 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +30,7 @@ import (
 	"github.com/coex-operator/coex-operator/internal/graph"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 const (
@@ -48,15 +44,17 @@ const (
 
 // world is one control plane, the simulator, a relay sink, and a receiver process.
 type world struct {
-	tb      testing.TB
-	env     *controlplane.Env
-	k8s     client.Client
-	sim     *graphsim.Sim
-	graph   *httptest.Server
-	sink    *sink
-	ns      string
-	rcv     *process
-	numbers []graphsim.NumberInfo
+	tb       testing.TB
+	env      *controlplane.Env
+	k8s      client.Client
+	sim      *graphsim.Sim
+	graph    *httptest.Server
+	sink     *sink
+	ns       string
+	rcv      *harness.Process
+	spool    string // the receiver's spool folder
+	hookAddr string // where the receiver listens for Meta's webhooks
+	numbers  []graphsim.NumberInfo
 	// beforeAnswer, when set, sees each Graph call after it took effect at the simulator
 	// and before the caller has its answer (graphsim.Options.BeforeAnswer).
 	beforeAnswer atomic.Pointer[func(graphsim.Call)]
@@ -74,7 +72,7 @@ func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
 	must(tb, err)
 
 	w := &world{tb: tb, env: env, k8s: k8s, sink: newSink(tb)}
-	w.rcv = startReceiver(tb, env)
+	w.startReceiver()
 	w.sim = graphsim.New(graphsim.Options{Seed: 7, Delivery: delivery, BeforeAnswer: func(c graphsim.Call) {
 		if f := w.beforeAnswer.Load(); f != nil {
 			(*f)(c)
@@ -108,7 +106,7 @@ func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
 }
 
 func (w *world) callbackURL() string {
-	return fmt.Sprintf("http://%s/webhooks/%s/%s", w.rcv.addr, w.ns, appName)
+	return fmt.Sprintf("http://%s/webhooks/%s/%s", w.hookAddr, w.ns, appName)
 }
 
 // addNumber adds a number to the simulator and its CoexNumber to the cluster.
@@ -175,151 +173,15 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() (boo
 	tb.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
 }
 
-// process is one of the operator's binaries running against the control plane,
-// restartable with the same flags (for the receiver: the same spool and address).
-type process struct {
-	tb         testing.TB
-	name       string
-	bin        string
-	args       []string
-	kubeconfig string
-	spool      string
-	addr       string
-	metrics    string
-	logs       *os.File
-	mu         sync.Mutex
-	cmd        *exec.Cmd
-	exited     chan struct{}
-	starts     int
-}
-
-var (
-	buildMu  sync.Mutex
-	builtDir string
-	built    = map[string]string{}
-)
-
-// buildBin builds ./cmd/<name> once per test binary.
-func buildBin(name string) (string, error) {
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if bin, ok := built[name]; ok {
-		return bin, nil
-	}
-	if builtDir == "" {
-		dir, err := os.MkdirTemp("", "coex-receiver-bin-")
-		if err != nil {
-			return "", err
-		}
-		builtDir = dir
-	}
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(builtDir, name)
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
-	}
-	built[name] = bin
-	return bin, nil
-}
-
-func startReceiver(tb testing.TB, env *controlplane.Env) *process {
-	tb.Helper()
-	p := newProcess(tb, env, "receiver")
-	p.spool, p.addr, p.metrics = filepath.Join(filepath.Dir(p.kubeconfig), "spool"), freeAddr(tb), freeAddr(tb)
-	p.args = []string{"--spool-dir", p.spool, "--webhook-bind-address", p.addr, "--metrics-bind-address", p.metrics,
+// startReceiver runs the receiver binary with its spool in a folder of its own.
+func (w *world) startReceiver() {
+	w.tb.Helper()
+	p := harness.New(w.tb, w.env, "receiver")
+	w.spool, w.hookAddr, p.MetricsAddr = filepath.Join(p.Dir, "spool"), harness.FreeAddr(w.tb), harness.FreeAddr(w.tb)
+	p.Args = []string{"--spool-dir", w.spool, "--webhook-bind-address", w.hookAddr, "--metrics-bind-address", p.MetricsAddr,
 		"--health-probe-bind-address", "0"}
-	p.start()
-	return p
-}
-
-// newProcess prepares ./cmd/<name> to run against env, with its log in a file that is shown
-// when the test fails and stopped with SIGTERM when the test ends.
-func newProcess(tb testing.TB, env *controlplane.Env, name string) *process {
-	tb.Helper()
-	bin, err := buildBin(name)
-	must(tb, err)
-	dir := tb.TempDir()
-	kc, err := env.AdminKubeconfig()
-	must(tb, err)
-	p := &process{tb: tb, name: name, bin: bin, kubeconfig: filepath.Join(dir, "kubeconfig")}
-	must(tb, os.WriteFile(p.kubeconfig, kc, 0o600))
-	p.logs, err = os.Create(filepath.Join(dir, name+".log"))
-	must(tb, err)
-	tb.Cleanup(func() {
-		p.stop(syscall.SIGTERM)
-		if tb.Failed() {
-			lines := strings.Split(p.log(), "\n")
-			tb.Logf("%s log tail:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
-		}
-		_ = p.logs.Close()
-	})
-	return p
-}
-
-// log is everything the process wrote so far, across restarts.
-func (p *process) log() string {
-	data, _ := os.ReadFile(p.logs.Name())
-	return string(data)
-}
-
-func (p *process) start() {
-	p.tb.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cmd := exec.Command(p.bin, append([]string{"--kubeconfig", p.kubeconfig}, p.args...)...)
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	must(p.tb, cmd.Start())
-	p.cmd, p.exited, p.starts = cmd, make(chan struct{}), p.starts+1
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(p.exited)
-}
-
-// stop signals the process and waits for it to exit.
-func (p *process) stop(sig syscall.Signal) {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
-
-// metric reads one unlabelled sample (or the sum over labels) from the receiver's metrics.
-func (p *process) metric(name string) float64 {
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	sum := 0.0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
-			var v float64
-			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-				sum += v
-			}
-		}
-	}
-	return sum
-}
-
-func freeAddr(tb testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(tb, err)
-	defer l.Close()
-	return l.Addr().String()
+	p.Start()
+	w.rcv = p
 }
 
 // sink is the tenant's endpoint: it checks each delivery's signature and counts every event
@@ -434,47 +296,4 @@ func get(url string) (int, string) {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(data)
-}
-
-// procStatus reads one "<field>: N kB" line of the receiver's /proc status, in bytes; 0 if
-// unknown.
-func (p *process) procStatus(field string) int64 {
-	p.mu.Lock()
-	pid := p.cmd.Process.Pid
-	p.mu.Unlock()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			var kb int64
-			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-// sampleAnon polls the receiver's anonymous resident memory (its heap and stacks, without
-// the bbolt files it maps, which the kernel can drop) until stop is closed, and returns the
-// peak seen.
-func (p *process) sampleAnon(stop <-chan struct{}) <-chan int64 {
-	out := make(chan int64, 1)
-	go func() {
-		var peak int64
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			peak = max(peak, p.procStatus("RssAnon"))
-			select {
-			case <-stop:
-				out <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return out
 }

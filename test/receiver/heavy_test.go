@@ -57,9 +57,9 @@ func TestHistoryThroughKills(t *testing.T) {
 	done := 0
 	for done < kills && w.sim.Stats().Pending > 0 {
 		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond)
-		w.rcv.stop(syscall.SIGKILL)
+		w.rcv.Stop(syscall.SIGKILL)
 		done++
-		w.rcv.start()
+		w.rcv.Start()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

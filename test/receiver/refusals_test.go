@@ -55,7 +55,7 @@ func TestRefusalsAndDeadLetters(t *testing.T) {
 			t.Errorf("%s: %d, want %d", name, got, c.want)
 		}
 	}
-	if got := w.rcv.metric("coex_receiver_signature_failures_total"); got != 4 {
+	if got := w.rcv.Metric("coex_receiver_signature_failures_total"); got != 4 {
 		t.Errorf("signature failures counted: %v, want 4", got)
 	}
 
@@ -71,12 +71,12 @@ func TestRefusalsAndDeadLetters(t *testing.T) {
 		return e != nil && e.Count == 1, ""
 	})
 	waitFor(t, time.Minute, "two dead letters", func() (bool, string) {
-		v := w.rcv.metric("coex_receiver_dead_letters_total")
+		v := w.rcv.Metric("coex_receiver_dead_letters_total")
 		return v == 2, ""
 	})
 
-	w.rcv.stop(syscall.SIGTERM)
-	out, err := exec.Command(w.rcv.bin, "--dead-letters", "--spool-dir", w.rcv.spool).CombinedOutput()
+	w.rcv.Stop(syscall.SIGTERM)
+	out, err := exec.Command(w.rcv.Bin, "--dead-letters", "--spool-dir", w.spool).CombinedOutput()
 	must(t, err)
 	var reasons []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -99,11 +99,11 @@ func TestRefusalsAndDeadLetters(t *testing.T) {
 	// The missing CoexNumber is created; the dead letters are replayed into the spool and the
 	// receiver started again: the echo for 9999 is applied, the unreadable body is kept again.
 	w.addNumber("late", "2003", "9999", graphsim.Scenario{})
-	out, err = exec.Command(w.rcv.bin, "--replay-dead-letters", "--spool-dir", w.rcv.spool).CombinedOutput()
+	out, err = exec.Command(w.rcv.Bin, "--replay-dead-letters", "--spool-dir", w.spool).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "2 dead letters moved") {
 		t.Fatalf("--replay-dead-letters: %v: %s", err, out)
 	}
-	w.rcv.start()
+	w.rcv.Start()
 	waitFor(t, time.Minute, "the replayed echo in the late number's status", func() (bool, string) {
 		e := w.number("late").Status.Echoes
 		return e != nil && e.Count == 1, fmt.Sprintf("%+v", e)
@@ -112,11 +112,11 @@ func TestRefusalsAndDeadLetters(t *testing.T) {
 		t.Errorf("desk's echoes after the replay: %+v, want still 1", e)
 	}
 	waitFor(t, time.Minute, "the unreadable body kept again", func() (bool, string) {
-		v := w.rcv.metric("coex_receiver_dead_letters_total")
+		v := w.rcv.Metric("coex_receiver_dead_letters_total")
 		return v == 1, fmt.Sprint(v)
 	})
-	w.rcv.stop(syscall.SIGTERM)
-	out, err = exec.Command(w.rcv.bin, "--dead-letters", "--spool-dir", w.rcv.spool).CombinedOutput()
+	w.rcv.Stop(syscall.SIGTERM)
+	out, err = exec.Command(w.rcv.Bin, "--dead-letters", "--spool-dir", w.spool).CombinedOutput()
 	must(t, err)
 	if lines := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; lines != 1 || !strings.Contains(string(out), "cannot parse") {
 		t.Errorf("dead letters after the replay:\n%s", out)

@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +34,7 @@ import (
 	"github.com/coex-operator/coex-operator/controllers"
 	"github.com/coex-operator/coex-operator/internal/controlplane"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // One Meta app holds every number; each number is its own business with its own WABA, as
@@ -68,7 +67,6 @@ type world struct {
 	graph *httptest.Server
 	ns    string
 	n     int
-	lists atomic.Int64 // progress lists made, to tell them from the manager's requests
 }
 
 func newWorld(tb testing.TB, n int) *world {
@@ -213,6 +211,31 @@ func (w *world) startManager(opts controllers.Options) *runningManager {
 	return m
 }
 
+// startManagerProcess runs the manager binary, as shipped, with its metrics on a free port
+// and the extra flags, and waits until it is ready.
+func (w *world) startManagerProcess(flags ...string) *harness.Process {
+	w.tb.Helper()
+	p := harness.New(w.tb, w.env, "manager")
+	probes := harness.FreeAddr(w.tb)
+	p.MetricsAddr = harness.FreeAddr(w.tb)
+	p.Args = append([]string{"--metrics-bind-address", p.MetricsAddr, "--health-probe-bind-address", probes}, flags...)
+	p.Start()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + probes + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			w.tb.Fatalf("the manager was not ready within a minute (%v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // setup is controllers.Setup, with a panic (a metric registered twice in the process's global
 // registry by a second manager, say) turned into an error that says so.
 func setup(mgr ctrl.Manager, opts controllers.Options) (err error) {
@@ -253,7 +276,6 @@ func (p progress) String() string {
 
 func (w *world) progress(ctx context.Context) (progress, error) {
 	var list v1.CoexNumberList
-	w.lists.Add(1)
 	if err := w.k8s.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
 		return progress{}, err
 	}
@@ -390,73 +412,6 @@ func reconcileCounts(controller string) (total, errs float64) {
 		}
 	}
 	return total, errs
-}
-
-// apiRequests reads client-go's process-wide count of API server requests, by HTTP method:
-// the manager's and the test's own (creates, progress lists) together.
-func apiRequests() map[string]float64 {
-	m := map[string]float64{}
-	families, err := ctrlmetrics.Registry.Gather()
-	if err != nil {
-		return m
-	}
-	for _, f := range families {
-		if f.GetName() != "rest_client_requests_total" {
-			continue
-		}
-		for _, metric := range f.GetMetric() {
-			for _, l := range metric.GetLabel() {
-				if l.GetName() == "method" {
-					m[l.GetValue()] += metric.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return m
-}
-
-// memSampler samples the Go runtime's memory every interval and keeps the peaks. It sees this
-// whole process: the manager, and also the simulator, the test's API client and the loopback
-// servers; kube-apiserver and etcd are other processes and not counted.
-type memSampler struct {
-	stop                   chan struct{}
-	done                   chan struct{}
-	peakHeapInuse, peakSys uint64
-}
-
-func sampleMemory(every time.Duration) *memSampler {
-	s := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			s.peakHeapInuse = max(s.peakHeapInuse, ms.HeapInuse)
-			s.peakSys = max(s.peakSys, ms.Sys)
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return s
-}
-
-// finish stops sampling and returns the peaks in MiB.
-func (s *memSampler) finish() (heapInuseMB, sysMB float64) {
-	close(s.stop)
-	<-s.done
-	return float64(s.peakHeapInuse) / (1 << 20), float64(s.peakSys) / (1 << 20)
-}
-
-func heapInuseMB() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapInuse) / (1 << 20)
 }
 
 func must(tb testing.TB, err error) {
