@@ -59,24 +59,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// discardWriter swallows a response: a lost_response fault lets the call happen and then
-// answers something else.
-type discardWriter struct {
-	h      http.Header
-	status int
-}
-
-func (w *discardWriter) Header() http.Header { return w.h }
-func (w *discardWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
-func (w *discardWriter) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return len(b), nil
-}
-
 // serveGraph serves one Graph call: route, record, then latency and faults (before any side
 // effect), then the endpoint.
 func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +93,7 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case kind == FaultLostResponse:
-		q.w = &discardWriter{h: http.Header{}}
+		q.w = &heldWriter{h: http.Header{}} // written nowhere
 		if perr == nil {
 			handle(q)
 		}
@@ -148,7 +130,8 @@ func (s *Sim) handleHeld(q *graphRequest, sw *statusWriter, handle func(*graphRe
 	_, _ = sw.Write(held.body.Bytes())
 }
 
-// heldWriter keeps an answer to write it later.
+// heldWriter keeps an answer, to write it later or not at all (a lost_response fault lets
+// the call happen and then answers something else).
 type heldWriter struct {
 	h      http.Header
 	status int

@@ -163,11 +163,10 @@ func TestChaos(t *testing.T) {
 		c := w.sink.counts()
 		return c.distinct == wantEvents, fmt.Sprintf("relayed %d of %d events; simulator %+v", c.distinct, wantEvents, w.sim.Stats())
 	})
-	t.Logf("%d numbers through %d SIGKILLs each of the manager and the receiver, 30%% Graph faults, a %s relay outage, "+
-		"a secret rotation and %d forged requests: settled in %s", len(nums), size.kills, size.relayOutage,
-		forgedSent.Load(), time.Since(start).Round(time.Second))
+	settled := time.Since(start).Round(time.Second)
 
 	// Each one-shot sync was made exactly once per number, never missed.
+	var once, counted int
 	for _, n := range nums {
 		calls := w.sim.Calls(graphsim.CallFilter{PhoneNumberID: n.phone, OnlyOK: true})
 		got := map[string]int{}
@@ -177,14 +176,18 @@ func TestChaos(t *testing.T) {
 		if got["RequestContactsSync"] != 1 || got["RequestHistorySync"] != 1 {
 			t.Errorf("%s: Meta accepted %d contacts and %d history requests, want 1 each", n.name,
 				got["RequestContactsSync"], got["RequestHistorySync"])
+		} else {
+			once++
 		}
 		st := w.number(n.name).Status
 		if st.Contacts == nil || st.Contacts.Added != int64(n.info.Totals.ContactsAdded) ||
 			st.History.Threads != int64(n.info.Totals.Threads) {
 			t.Errorf("%s: contacts %+v, history %+v; want %+v", n.name, st.Contacts, st.History, n.info.Totals)
+		} else {
+			counted++
 		}
 	}
-	windowKills.check(t, w)
+	inWindow, settledByMeta := windowKills.check(t, w)
 	c := w.sink.counts()
 	if c.distinct != wantEvents || c.badSig != 0 {
 		t.Errorf("relayed %d distinct events (%d bad signatures), want %d", c.distinct, c.badSig, wantEvents)
@@ -192,12 +195,11 @@ func TestChaos(t *testing.T) {
 	// Relayed once, except what a receiver kill caught between the tenant's 200 and the
 	// outbox's acknowledgement: at most the batches in flight at each kill, sent again with
 	// the same ids for the tenant to drop.
-	if limit := size.kills * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize; c.redelivered > limit {
+	limit := size.kills * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize
+	if c.redelivered > limit {
 		t.Errorf("%d events relayed twice, more than the batches in flight at %d receiver kills could hold (%d)",
 			c.redelivered, size.kills, limit)
 	}
-	t.Logf("relayed %d events in %d deliveries; %d came again after a receiver kill (same id)",
-		c.distinct, c.deliveries, c.redelivered)
 	if forgedAccepted.Load() != 0 || forgedSent.Load() != int64(size.forged) {
 		t.Errorf("%d of %d forged or malformed requests were accepted", forgedAccepted.Load(), forgedSent.Load())
 	}
@@ -206,15 +208,65 @@ func TestChaos(t *testing.T) {
 	for _, n := range nums {
 		secrets = append(secrets, numberToken(n.phone))
 	}
+	lines, leaks := 0, 0
 	for _, p := range []*harness.Process{mgr, w.rcv} {
 		for i, line := range strings.Split(p.Log(), "\n") {
+			lines++
 			for _, s := range secrets {
 				if strings.Contains(line, s) {
+					leaks++
 					t.Errorf("%s log line %d holds a secret: %s", p.Name, i+1, line)
 				}
 			}
 		}
 	}
+
+	graphCalls := w.sim.Calls(graphsim.CallFilter{})
+	faulted := 0
+	for _, call := range graphCalls {
+		if call.Fault != "" {
+			faulted++
+		}
+	}
+	st := w.sim.Stats()
+	var r report
+	r.row("fault", "injected")
+	r.row("numbers syncing (one with the "+size.bigPreset+" preset)", fmt.Sprint(len(nums)))
+	r.row("webhooks delivered, and delivered twice", fmt.Sprintf("%d, %d", st.Delivered, st.Duplicated))
+	r.row("SIGKILLs of the receiver / of the manager, at random moments", fmt.Sprintf("%d / %d", size.kills, size.kills))
+	r.row("SIGKILLs of the manager between intent and request id", fmt.Sprint(inWindow))
+	r.row("Graph calls answered 429 or 5xx (with latency spikes)", fmt.Sprintf("%d of %d", faulted, len(graphCalls)))
+	r.row("relay endpoint down", size.relayOutage.String())
+	r.row("app secret rotated mid-sync", "once")
+	r.row("forged or malformed requests", fmt.Sprint(forgedSent.Load()))
+	r.row("", "")
+	r.row("check", "result")
+	r.row("numbers Active with the scenario's counts", fmt.Sprintf("%d of %d", counted, len(nums)))
+	r.row("one accepted contacts and one history request per number", fmt.Sprintf("%d of %d", once, len(nums)))
+	r.row("kills in the window settled by Meta's \"already requested\"", fmt.Sprintf("%d of %d", settledByMeta, inWindow))
+	r.row("events relayed (distinct ids; bad signatures)", fmt.Sprintf("%d of %d; %d", c.distinct, wantEvents, c.badSig))
+	r.row("  sent again after a receiver kill, same id (bound)", fmt.Sprintf("%d (%d)", c.redelivered, limit))
+	r.row("forged requests accepted", fmt.Sprintf("%d of %d", forgedAccepted.Load(), forgedSent.Load()))
+	r.row("log lines holding a token or secret", fmt.Sprintf("%d of %d", leaks, lines))
+	r.row("everything settled after", settled.String())
+	t.Logf("chaos:\n%s", r.String())
+}
+
+// report is a two-column table for the test log.
+type report struct{ rows [][2]string }
+
+func (r *report) row(a, b string) { r.rows = append(r.rows, [2]string{a, b}) }
+
+func (r *report) String() string {
+	w := 0
+	for _, row := range r.rows {
+		w = max(w, len(row[0]))
+	}
+	var sb strings.Builder
+	for _, row := range r.rows {
+		fmt.Fprintf(&sb, "  %-*s  %s\n", w, row[0], row[1])
+	}
+	return sb.String()
 }
 
 // postForged sends the i-th forged or malformed request and returns the status code.

@@ -62,8 +62,9 @@ func (w *world) killInTheWindow(t *testing.T, n int, names map[string]string, re
 
 // check fails unless every planned kill happened inside the window, and each of those syncs
 // was then settled by Meta's "already requested" rather than a second request (which the
-// exactly-once check on the simulator's record counts).
-func (k *windowKills) check(t *testing.T, w *world) {
+// exactly-once check on the simulator's record counts). It returns the kills made and how
+// many of their syncs were settled that way.
+func (k *windowKills) check(t *testing.T, w *world) (kills, settled int) {
 	t.Helper()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -84,12 +85,14 @@ func (k *windowKills) check(t *testing.T, w *world) {
 			c.Reason != coexstatus.ReasonAlreadyRequested {
 			t.Errorf("%s: after a kill in the window, %s = %+v; want True/%s", kill.number, cond, c,
 				coexstatus.ReasonAlreadyRequested)
+		} else {
+			settled++
 		}
 		if rec := syncRecord(n, kill.call); rec.RequestedAt == nil {
 			t.Errorf("%s: %s never recorded as requested after the kill", kill.number, kill.call)
 		}
 	}
-	t.Logf("%d manager kills landed between intent and request id, each settled by \"already requested\"", len(k.kills))
+	return len(k.kills), settled
 }
 
 // syncRecord is a number's record of the sync a Graph call requests (empty when none).
