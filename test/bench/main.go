@@ -20,6 +20,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,7 +46,9 @@ type config struct {
 }
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(); errors.Is(err, flag.ErrHelp) {
+		return
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -59,6 +62,9 @@ func run() error {
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		return err
+	}
+	if !filepath.IsAbs(cfg.log) {
+		cfg.log = filepath.Join(root, cfg.log)
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.log), 0o755); err != nil {
 		return err
@@ -116,8 +122,8 @@ func parseFlags(args []string) (config, error) {
 	numbers := fs.String("numbers", "1000,5000", "CoexNumbers applied at once, per run (comma-separated)")
 	preset := fs.String("preset", "heavy", "simulator preset of the history benchmarks: small, medium or heavy")
 	ackMB := fs.Int("ack-mb", 1536, "MB of webhook bodies acknowledged per body size")
-	steady := fs.Bool("steady", true, "measure the steady-state Graph traffic (45 s per size)")
-	logPath := fs.String("log", "bin/bench/bench.log", "where the benchmarks' whole output goes")
+	steady := fs.Bool("steady", true, "measure the steady-state Graph traffic (45 s, in runs of up to 1,000 numbers)")
+	logPath := fs.String("log", "bin/bench/bench.log", "where the benchmarks' whole output goes (relative to the repository)")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown (for the README)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
