@@ -12,6 +12,7 @@ import (
 const sample = `goos: linux
 BenchmarkAck/body=64KB/senders=8-2         	       1	8123456789 ns/op	       190.5 MB/s	      2.600 p50-ms	      5.100 p99-ms	      2907 req/s
 BenchmarkAck/body=3072KB/senders=8-2       	       1	7000000000 ns/op	       210.0 MB/s	    125.0 p50-ms	    160.0 p99-ms	        68.0 req/s
+BenchmarkDiskCeiling-2   	       1	2630393518 ns/op	 612.45 MB/s	        41.09 floor-p50-ms
 BenchmarkDispatchHeavy-2   	       1	1 ns/op	    115000 history-msgs/s
 BenchmarkApply/numbers=1000-2         	       1	5813282722 ns/op	         5.001 graph_calls/number	        40 manager_peak_anon_MiB	        90 manager_peak_rss_MiB	         0 quiet_calls	        26.0 s_to_requested
 --- FAIL: BenchmarkSomething
@@ -32,8 +33,8 @@ func TestParseBenchReadsEveryMetric(t *testing.T) {
 	if v, ok := res.get(applyBench(1000), "s_to_requested"); !ok || v != 26 {
 		t.Errorf("s_to_requested = %v, %v", v, ok)
 	}
-	if len(res) != 4 {
-		t.Errorf("parsed %d benchmarks, want 4: %v", len(res), res)
+	if len(res) != 5 {
+		t.Errorf("parsed %d benchmarks, want 5: %v", len(res), res)
 	}
 }
 
@@ -69,7 +70,7 @@ func TestTableJudgesEachFigure(t *testing.T) {
 	for _, want := range []string{
 		"190 MB/s, 2,907 req/s", "NOT MET: 5% short", // 64 KB below 200 MB/s
 		"125.0 / 160.0 ms", "NOT MET: 220% over", // 3 MB p99 against 50 ms
-		"115,000", "26.0 s", "< 60 s (60 s per 1,000)", "5.001", "40 / 90 MiB",
+		"612 MB/s -> 41 ms", "115,000", "26.0 s", "< 60 s (60 s per 1,000)", "5.001", "40 / 90 MiB",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)

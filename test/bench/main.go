@@ -81,7 +81,7 @@ func run() error {
 	}
 	steps := []step{
 		{what: "receiver: acknowledgements, dispatch, end to end with the manager", pkg: "./test/receiver/",
-			bench: "^(BenchmarkAck|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd)$",
+			bench: "^(BenchmarkAck|BenchmarkDiskCeiling|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd)$",
 			args:  []string{"-bench.ack-mb=" + strconv.Itoa(cfg.ackMB), "-bench.preset=" + cfg.preset}},
 		{what: "reconcilers: " + strings.Join(numbers, " and ") + " CoexNumbers applied at once", pkg: "./test/scale/",
 			bench: "^BenchmarkApply$",

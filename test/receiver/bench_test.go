@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -103,6 +104,35 @@ func benchAck(b *testing.B, size, senders int) {
 	b.ReportMetric(reqs/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkDiskCeiling measures what the disk under the spool allows, without the receiver:
+// 3 MB appends to a file, one fsync per group of 8 (the best a group commit of 8 concurrent
+// 3 MB bodies can do). With 8 senders each waiting for its 200 before sending again, a body
+// waits on average for the other 7 to be written too, so 8 × 3 MB divided by this throughput
+// is the lowest median acknowledgement latency any spool could give them on this disk.
+func BenchmarkDiskCeiling(b *testing.B) {
+	const size, group = 3 << 20, 8
+	body := historyBody(size)
+	groups := max(1, (*benchAckMB<<20)/(size*group))
+	var spent time.Duration
+	for b.Loop() {
+		f, err := os.Create(filepath.Join(b.TempDir(), "appends"))
+		must(b, err)
+		t0 := time.Now()
+		for range groups {
+			for range group {
+				_, err := f.Write(body)
+				must(b, err)
+			}
+			must(b, f.Sync())
+		}
+		spent += time.Since(t0)
+		must(b, f.Close())
+	}
+	mbps := float64(b.N*groups*group*size) / spent.Seconds() / 1e6
+	b.ReportMetric(mbps, "MB/s")
+	b.ReportMetric(group*size/1e6/mbps*1000, "floor-p50-ms")
 }
 
 // historyBody is a history webhook of about size bytes: threads of text messages.
