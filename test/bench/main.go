@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ type config struct {
 	log      string
 	markdown bool
 	quick    bool
+	from     string
 }
 
 func main() {
@@ -62,6 +64,9 @@ func run() error {
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		return err
+	}
+	if cfg.from != "" {
+		return printFrom(cfg)
 	}
 	if !filepath.IsAbs(cfg.log) {
 		cfg.log = filepath.Join(root, cfg.log)
@@ -96,10 +101,43 @@ func run() error {
 		}
 	}
 
-	rows := buildTable(res, cfg)
 	fmt.Println()
 	fmt.Println(describeMachine(root))
 	fmt.Printf("sizes: %s; took %s; every benchmark's own output: %s\n\n", cfg.sizes(), time.Since(start).Round(time.Second), cfg.log)
+	printTable(res, cfg)
+	if len(failed) > 0 {
+		return fmt.Errorf("a benchmark failed (see %s):\n  %s", cfg.log, strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// printFrom prints the table of a saved -log, without running anything; the sizes of the
+// CoexNumber runs are read from it.
+func printFrom(cfg config) error {
+	f, err := os.Open(cfg.from)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	res := results{}
+	if err := parseBench(f, res); err != nil {
+		return err
+	}
+	cfg.numbers = nil
+	for name := range res {
+		var n int
+		if _, err := fmt.Sscanf(name, "BenchmarkApply/numbers=%d", &n); err == nil {
+			cfg.numbers = append(cfg.numbers, n)
+		}
+	}
+	slices.Sort(cfg.numbers)
+	fmt.Printf("from %s\n\n", cfg.from)
+	printTable(res, cfg)
+	return nil
+}
+
+func printTable(res results, cfg config) {
+	rows := buildTable(res, cfg)
 	if cfg.markdown {
 		fmt.Print(renderMarkdown(rows))
 	} else {
@@ -110,10 +148,6 @@ func run() error {
 		fmt.Println("\n-quick: these sizes are too small to judge the goals by (start-up weighs on every figure); " +
 			"`make bench` runs the full sizes the goals are set for.")
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("a benchmark failed (see %s):\n  %s", cfg.log, strings.Join(failed, "\n  "))
-	}
-	return nil
 }
 
 func parseFlags(args []string) (config, error) {
@@ -125,6 +159,7 @@ func parseFlags(args []string) (config, error) {
 	steady := fs.Bool("steady", true, "measure the steady-state Graph traffic (45 s, in runs of up to 1,000 numbers)")
 	logPath := fs.String("log", "bin/bench/bench.log", "where the benchmarks' whole output goes (relative to the repository)")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown (for the README)")
+	from := fs.String("from", "", "print the table of a saved -log instead of running (give the -preset it ran with)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -138,7 +173,7 @@ func parseFlags(args []string) (config, error) {
 			}
 		}
 	}
-	cfg := config{preset: *preset, ackMB: *ackMB, steady: *steady, log: *logPath, markdown: *markdown, quick: *quick}
+	cfg := config{preset: *preset, ackMB: *ackMB, steady: *steady, log: *logPath, markdown: *markdown, quick: *quick, from: *from}
 	for _, f := range strings.Split(*numbers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {

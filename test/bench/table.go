@@ -69,7 +69,7 @@ func buildTable(r results, cfg config) []row {
 	add("  a lone 3 MB body (1 sender), p50 / p99", noGoal(""), lone, "%.1f / %.1f ms", m(ack3MBLone, "p50-ms"), lone)
 	floor := m(disk, "floor-p50-ms")
 	add("  the disk alone: 3 MB appends, one fsync per 8 -> lowest p50 for 8 senders", noGoal(""), floor,
-		"%.0f MB/s -> %.0f ms", m(disk, "MB/s"), floor)
+		"%s MB/s -> %.0f ms", thousands(m(disk, "MB/s")), floor)
 
 	msgs := m(dispatch, "history-msgs/s")
 	add(fmt.Sprintf("Receiver history messages processed per second (%s)", cfg.preset),
