@@ -49,7 +49,7 @@ test: envtest-bins ## Run the unit and envtest suites against a control plane bu
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: envtest-bins ## One table of every figure beside its goal (~6 min; BENCH_FLAGS=-quick: ~1 min, smaller sizes).
+bench: envtest-bins ## One table of every figure beside its goal (~5 min; BENCH_FLAGS=-quick: ~1 min, smaller sizes).
 	go run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: chaos

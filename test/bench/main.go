@@ -4,7 +4,7 @@
 // Command bench runs every benchmark of the operator in one go, against the Meta simulator
 // and a local control plane (bin/k8s, from `make envtest-bins`), and prints one table: each
 // figure beside its goal, and whether it is met. `make bench` runs it at full size (about
-// 6 minutes on 2 cores); -quick runs smaller sizes in about a minute.
+// 5 minutes on 2 cores); -quick runs smaller sizes in about a minute.
 //
 // The figures come from Go benchmarks, which also run on their own with `go test -bench`:
 //   - test/receiver: BenchmarkAck (webhook acknowledgement MB/s and latency),

@@ -74,6 +74,13 @@ func TestChaos(t *testing.T) {
 		mgr.Stop(syscall.SIGKILL)
 		mgr.Start()
 	}
+	var rcvMu sync.Mutex // one restart of the receiver at a time
+	restartReceiver := func() {
+		rcvMu.Lock()
+		defer rcvMu.Unlock()
+		w.rcv.Stop(syscall.SIGKILL)
+		w.rcv.Start()
+	}
 	names := map[string]string{} // phone number id → CoexNumber, written before the number exists
 	windowKills := w.killInTheWindow(t, size.windowKills, names, restartManager)
 	w.sim.SetFaults(graphsim.Faults{Share429: 0.15, Share5xx: 0.15, RetryAfter: graphsim.Duration(time.Second)})
@@ -120,11 +127,17 @@ func TestChaos(t *testing.T) {
 			forgedSent.Add(1)
 		}
 	})
-	// The tenant's endpoint goes down for a while, a moment after the syncs begin.
+	// The tenant's endpoint goes down for a while, a moment after the syncs begin. When it is
+	// back, the receiver is killed as soon as the first delivery has been taken, with the
+	// backlog still being relayed.
+	killedRelaying := make(chan struct{})
 	chaos.Go(func() {
 		sleepCtx(ctx, time.Second)
 		w.sink.down.Store(true)
 		sleepCtx(ctx, size.relayOutage)
+		var once sync.Once
+		kill := func() { once.Do(func() { go func() { restartReceiver(); close(killedRelaying) }() }) }
+		w.sink.afterDelivery.Store(&kill)
 		w.sink.down.Store(false)
 	})
 	// The app secret is rotated at Meta and in the cluster in the middle of it.
@@ -142,11 +155,15 @@ func TestChaos(t *testing.T) {
 			restartManager()
 			continue
 		}
-		w.rcv.Stop(syscall.SIGKILL)
-		w.rcv.Start()
+		restartReceiver()
 	}
 	endSpikes()
 	chaos.Wait()
+	select {
+	case <-killedRelaying:
+	case <-time.After(size.settle):
+		t.Fatalf("nothing was relayed within %s of the endpoint's return", size.settle)
+	}
 
 	wantEvents := 0
 	for _, n := range nums {
@@ -195,10 +212,10 @@ func TestChaos(t *testing.T) {
 	// Relayed once, except what a receiver kill caught between the tenant's 200 and the
 	// outbox's acknowledgement: at most the batches in flight at each kill, sent again with
 	// the same ids for the tenant to drop.
-	limit := size.kills * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize
+	limit := (size.kills + 1) * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize
 	if c.redelivered > limit {
 		t.Errorf("%d events relayed twice, more than the batches in flight at %d receiver kills could hold (%d)",
-			c.redelivered, size.kills, limit)
+			c.redelivered, size.kills+1, limit)
 	}
 	if forgedAccepted.Load() != 0 || forgedSent.Load() != int64(size.forged) {
 		t.Errorf("%d of %d forged or malformed requests were accepted", forgedAccepted.Load(), forgedSent.Load())
@@ -236,7 +253,7 @@ func TestChaos(t *testing.T) {
 	r.row("SIGKILLs of the receiver / of the manager, at random moments", fmt.Sprintf("%d / %d", size.kills, size.kills))
 	r.row("SIGKILLs of the manager between intent and request id", fmt.Sprint(inWindow))
 	r.row("Graph calls answered 429 or 5xx (with latency spikes)", fmt.Sprintf("%d of %d", faulted, len(graphCalls)))
-	r.row("relay endpoint down", size.relayOutage.String())
+	r.row("relay endpoint down, then the receiver SIGKILLed while relaying", size.relayOutage.String()+", once")
 	r.row("app secret rotated mid-sync", "once")
 	r.row("forged or malformed requests", fmt.Sprint(forgedSent.Load()))
 	r.row("", "")

@@ -187,15 +187,17 @@ func (w *world) startReceiver() {
 // sink is the tenant's endpoint: it checks each delivery's signature and counts every event
 // id, de-duplicating as a tenant would.
 type sink struct {
-	srv        *httptest.Server
-	mu         sync.Mutex
-	ids        map[string]int
-	kept       map[string]receiver.Event // events other than history, by id
-	down       atomic.Bool               // answer 503: the tenant's endpoint is down
-	byType     map[string]int
-	deliveries int
-	redelivery int // events received again
-	badSig     int
+	srv  *httptest.Server
+	mu   sync.Mutex
+	ids  map[string]int
+	kept map[string]receiver.Event // events other than history, by id
+	down atomic.Bool               // answer 503: the tenant's endpoint is down
+	// afterDelivery, when set, is called after each delivery the sink has taken.
+	afterDelivery atomic.Pointer[func()]
+	byType        map[string]int
+	deliveries    int
+	redelivery    int // events received again
+	badSig        int
 }
 
 func newSink(tb testing.TB) *sink {
@@ -228,6 +230,9 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(body, &batch); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if f := s.afterDelivery.Load(); f != nil {
+		defer (*f)()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
