@@ -171,7 +171,7 @@ func (r *Relay) Start(ctx context.Context) error {
 	s := &relayScheduler{
 		r:       r,
 		ctx:     ctx,
-		streams: map[string]*relayStreamState{},
+		streams: map[string]*relayStreamState{}, endpointFailures: map[string]int{},
 		// Each worker sends exactly one outcome and at most Workers run: never blocks.
 		results: make(chan relayOutcome, r.opts.Workers),
 	}
@@ -186,6 +186,7 @@ type relayStreamState struct {
 	// failures counts consecutive failed attempts; the backoff grows with it.
 	failures  int
 	notBefore time.Time // no attempt before then (backoff)
+	endpoint  string    // the URL of its last attempt
 	// problem is the kind of the last failure ("" when the last attempt worked), logged
 	// only when it changes, not per attempt.
 	problem string
@@ -206,6 +207,13 @@ type relayScheduler struct {
 	// scheduler wakes then rather than at the next poll.
 	nextRetry   time.Time
 	listProblem string
+	// endpointFailures counts, per endpoint URL, the failed attempts since its last
+	// success, whatever the stream. Two or more mean the endpoint itself was failing, not
+	// one stream's events: its first success then ends the backoff of every stream that
+	// waits for it, so a backlog drains as soon as a tenant is back, not up to
+	// BackoffMax later. One stream failing alone among succeeding ones never gets there,
+	// so it keeps its backoff.
+	endpointFailures map[string]int
 }
 
 func (s *relayScheduler) run() {
@@ -321,12 +329,17 @@ func (s *relayScheduler) settle(o relayOutcome) {
 			st.queued = true
 			s.ready = append(s.ready, o.stream)
 		}
+		s.endpointBack(o.endpoint)
 		return
 	}
 	if s.ctx.Err() != nil {
 		return // cancelled, not failed: nothing to log or wait for
 	}
 	st.failures++
+	st.endpoint = o.endpoint
+	if o.endpoint != "" {
+		s.endpointFailures[o.endpoint]++
+	}
 	d := s.r.backoff(st.failures, o.retryAfter)
 	st.notBefore = s.r.opts.Now().Add(d)
 	if s.nextRetry.IsZero() || st.notBefore.Before(s.nextRetry) {
@@ -365,10 +378,37 @@ func (r *Relay) backoff(failures int, retryAfter time.Duration) time.Duration {
 	return max(d, min(retryAfter, relayMaxRetryAfter))
 }
 
+// endpointBack records a success at endpoint and, if the endpoint had been failing for
+// more than one attempt, ends the backoff of the streams waiting for it: the next listing
+// (made at once) queues them.
+func (s *relayScheduler) endpointBack(endpoint string) {
+	if endpoint == "" {
+		return
+	}
+	failing := s.endpointFailures[endpoint] >= 2
+	delete(s.endpointFailures, endpoint)
+	if !failing {
+		return
+	}
+	now, woken := s.r.opts.Now(), 0
+	for _, st := range s.streams {
+		if st.endpoint == endpoint && !st.busy && !st.queued && now.Before(st.notBefore) {
+			st.notBefore = time.Time{}
+			woken++
+		}
+	}
+	if woken > 0 {
+		s.nextRetry = now
+		s.r.log.Info("relay endpoint delivers again; retrying the streams that waited for it",
+			"url", redactRelayURL(endpoint), "streams", woken)
+	}
+}
+
 // relayOutcome is what one attempt at a stream came to.
 type relayOutcome struct {
-	stream string
-	events int // events acknowledged by the endpoint; 0 when the stream was empty
+	stream   string
+	endpoint string // the URL tried, once resolved
+	events   int    // events acknowledged by the endpoint; 0 when the stream was empty
 	// problem is "" on success (or an empty stream), else the kind of failure: fixed text
 	// (with the status code), so a change of kind is logged once.
 	problem    string
@@ -408,6 +448,7 @@ func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
 		return o
 	}
 
+	o.endpoint = ep.URL
 	items, body := relayBatchBody(items, r.opts.MaxBatchBytes)
 	delivery := fmt.Sprintf("%s:%d-%d", stream, items[0].Seq, items[len(items)-1].Seq)
 	o.kv = []any{"url", redactRelayURL(ep.URL), "delivery", delivery, "events", len(items)}

@@ -865,3 +865,81 @@ func TestRelayNeverLogsSecretsOrBodies(t *testing.T) {
 		}
 	}
 }
+
+// sharedEndpoint is one tenant URL for every stream (a MetaApp's relay): it answers
+// with status(stream) and counts the POSTs per stream, read from X-Coex-Delivery.
+func sharedEndpoint(t *testing.T, status func(stream string) int) (EndpointFunc, func(stream string) int) {
+	var mu sync.Mutex
+	posts := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		stream, _, _ := strings.Cut(r.Header.Get(HeaderRelayDelivery), ":")
+		mu.Lock()
+		posts[stream]++
+		mu.Unlock()
+		w.WriteHeader(status(stream))
+	}))
+	t.Cleanup(srv.Close)
+	ep := func(string) (Endpoint, bool, error) { return Endpoint{URL: srv.URL + "/events", Secret: relaySecret}, true, nil }
+	count := func(stream string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return posts[stream]
+	}
+	return ep, count
+}
+
+// When a shared endpoint that failed for several streams delivers again, the streams that
+// were backing off are retried at once, not when their (here hour-long) backoff ends.
+func TestRelayRetriesWaitingStreamsWhenTheirEndpointIsBack(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	ep, posts := sharedEndpoint(t, func(string) int {
+		if down.Load() {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	ob := newRelayMemOutbox()
+	ob.add("ns/a", 5, 0)
+	ob.add("ns/b", 5, 0)
+	opts := relayFastOptions(ob, ep)
+	opts.BackoffBase, opts.BackoffMax = time.Hour, time.Hour
+	opts.Rand = func() float64 { return 0.99 }
+	startRelay(t, NewRelay(opts))
+	relayWaitFor(t, "both streams to fail once", func() bool { return posts("ns/a") == 1 && posts("ns/b") == 1 })
+
+	down.Store(false)
+	ob.add("ns/c", 5, 0) // a new stream, not backing off: its delivery shows the endpoint is back
+	relayWaitFor(t, "every stream drained", func() bool {
+		return ob.pending("ns/a") == 0 && ob.pending("ns/b") == 0 && ob.pending("ns/c") == 0
+	})
+	if posts("ns/a") != 2 || posts("ns/b") != 2 {
+		t.Errorf("POSTs a=%d b=%d, want 2 each: the failure, then the retry when the endpoint was back",
+			posts("ns/a"), posts("ns/b"))
+	}
+}
+
+// One stream that its endpoint refuses while others on the same endpoint succeed keeps its
+// backoff: the others' successes do not make it retry.
+func TestRelayKeepsTheBackoffOfAStreamFailingAlone(t *testing.T) {
+	ep, posts := sharedEndpoint(t, func(stream string) int {
+		if stream == "ns/bad" {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	})
+	ob := newRelayMemOutbox()
+	ob.add("ns/bad", 5, 0)
+	opts := relayFastOptions(ob, ep)
+	opts.BackoffBase, opts.BackoffMax = time.Hour, time.Hour
+	opts.Rand = func() float64 { return 0.99 }
+	opts.BatchSize = 1
+	startRelay(t, NewRelay(opts))
+	relayWaitFor(t, "the bad stream to fail", func() bool { return posts("ns/bad") == 1 })
+	ob.add("ns/good", 50, 0)
+	relayWaitFor(t, "the good stream drained", func() bool { return ob.pending("ns/good") == 0 })
+	if got := posts("ns/bad"); got != 1 {
+		t.Errorf("the failing stream was tried %d times while its backoff lasted, want 1", got)
+	}
+}
