@@ -131,6 +131,7 @@ func TestChaos(t *testing.T) {
 	// back, the receiver is killed as soon as the first delivery has been taken, with the
 	// backlog still being relayed.
 	killedRelaying := make(chan struct{})
+	var endpointBack atomic.Pointer[time.Time]
 	chaos.Go(func() {
 		sleepCtx(ctx, time.Second)
 		w.sink.down.Store(true)
@@ -138,6 +139,8 @@ func TestChaos(t *testing.T) {
 		var once sync.Once
 		kill := func() { once.Do(func() { go func() { restartReceiver(); close(killedRelaying) }() }) }
 		w.sink.afterDelivery.Store(&kill)
+		back := time.Now()
+		endpointBack.Store(&back)
 		w.sink.down.Store(false)
 	})
 	// The app secret is rotated at Meta and in the cluster in the middle of it.
@@ -265,6 +268,7 @@ func TestChaos(t *testing.T) {
 	r.row("  sent again after a receiver kill, same id (bound)", fmt.Sprintf("%d (%d)", c.redelivered, limit))
 	r.row("forged requests accepted", fmt.Sprintf("%d of %d", forgedAccepted.Load(), forgedSent.Load()))
 	r.row("log lines holding a token or secret", fmt.Sprintf("%d of %d", leaks, lines))
+	r.row("last new event relayed, after the endpoint was back", c.lastNew.Sub(*endpointBack.Load()).Round(100*time.Millisecond).String())
 	r.row("everything settled after", settled.String())
 	t.Logf("chaos:\n%s", r.String())
 }

@@ -196,7 +196,8 @@ type sink struct {
 	afterDelivery atomic.Pointer[func()]
 	byType        map[string]int
 	deliveries    int
-	redelivery    int // events received again
+	lastNew       time.Time // when an event id arrived for the first time, last
+	redelivery    int       // events received again
 	badSig        int
 }
 
@@ -243,6 +244,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		s.byType[e.Type]++
+		s.lastNew = time.Now()
 		if e.Type != receiver.EventHistoryMessage && e.Type != receiver.EventHistoryMedia && e.Type != receiver.EventContact {
 			s.kept[e.ID] = e
 		}
@@ -272,13 +274,14 @@ func (s *sink) eventOfType(typ string) (receiver.Event, bool) {
 type sinkCounts struct {
 	distinct, redelivered, badSig, deliveries int
 	byType                                    map[string]int
+	lastNew                                   time.Time
 }
 
 func (s *sink) counts() sinkCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := sinkCounts{distinct: len(s.ids), redelivered: s.redelivery, badSig: s.badSig, deliveries: s.deliveries,
-		byType: map[string]int{}}
+		byType: map[string]int{}, lastNew: s.lastNew}
 	for k, v := range s.byType {
 		c.byType[k] = v
 	}
