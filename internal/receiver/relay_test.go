@@ -880,7 +880,9 @@ func sharedEndpoint(t *testing.T, status func(stream string) int) (EndpointFunc,
 		w.WriteHeader(status(stream))
 	}))
 	t.Cleanup(srv.Close)
-	ep := func(string) (Endpoint, bool, error) { return Endpoint{URL: srv.URL + "/events", Secret: relaySecret}, true, nil }
+	ep := func(string) (Endpoint, bool, error) {
+		return Endpoint{URL: srv.URL + "/events", Secret: relaySecret}, true, nil
+	}
 	count := func(stream string) int {
 		mu.Lock()
 		defer mu.Unlock()
