@@ -187,6 +187,9 @@ type relayStreamState struct {
 	failures  int
 	notBefore time.Time // no attempt before then (backoff)
 	endpoint  string    // the URL of its last attempt
+	// toldToWait is set when the endpoint's last answer had a Retry-After: that wait is
+	// the tenant's to end, not another stream's success.
+	toldToWait bool
 	// problem is the kind of the last failure ("" when the last attempt worked), logged
 	// only when it changes, not per attempt.
 	problem string
@@ -336,7 +339,7 @@ func (s *relayScheduler) settle(o relayOutcome) {
 		return // cancelled, not failed: nothing to log or wait for
 	}
 	st.failures++
-	st.endpoint = o.endpoint
+	st.endpoint, st.toldToWait = o.endpoint, o.retryAfter > 0
 	if o.endpoint != "" {
 		s.endpointFailures[o.endpoint]++
 	}
@@ -379,8 +382,8 @@ func (r *Relay) backoff(failures int, retryAfter time.Duration) time.Duration {
 }
 
 // endpointBack records a success at endpoint and, if the endpoint had been failing for
-// more than one attempt, ends the backoff of the streams waiting for it: the next listing
-// (made at once) queues them.
+// more than one attempt, ends the backoff of the streams waiting for it (except those it
+// told to wait with Retry-After): the next listing (made at once) queues them.
 func (s *relayScheduler) endpointBack(endpoint string) {
 	if endpoint == "" {
 		return
@@ -392,7 +395,7 @@ func (s *relayScheduler) endpointBack(endpoint string) {
 	}
 	now, woken := s.r.opts.Now(), 0
 	for _, st := range s.streams {
-		if st.endpoint == endpoint && !st.busy && !st.queued && now.Before(st.notBefore) {
+		if st.endpoint == endpoint && !st.toldToWait && !st.busy && !st.queued && now.Before(st.notBefore) {
 			st.notBefore = time.Time{}
 			woken++
 		}

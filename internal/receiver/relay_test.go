@@ -867,7 +867,8 @@ func TestRelayNeverLogsSecretsOrBodies(t *testing.T) {
 }
 
 // sharedEndpoint is one tenant URL for every stream (a MetaApp's relay): it answers
-// with status(stream) and counts the POSTs per stream, read from X-Coex-Delivery.
+// with status(stream) and counts the POSTs per stream, read from X-Coex-Delivery. A 429 comes
+// with Retry-After: 3600.
 func sharedEndpoint(t *testing.T, status func(stream string) int) (EndpointFunc, func(stream string) int) {
 	var mu sync.Mutex
 	posts := map[string]int{}
@@ -877,7 +878,11 @@ func sharedEndpoint(t *testing.T, status func(stream string) int) (EndpointFunc,
 		mu.Lock()
 		posts[stream]++
 		mu.Unlock()
-		w.WriteHeader(status(stream))
+		code := status(stream)
+		if code == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "3600")
+		}
+		w.WriteHeader(code)
 	}))
 	t.Cleanup(srv.Close)
 	ep := func(string) (Endpoint, bool, error) {
@@ -943,5 +948,32 @@ func TestRelayKeepsTheBackoffOfAStreamFailingAlone(t *testing.T) {
 	relayWaitFor(t, "the good stream drained", func() bool { return ob.pending("ns/good") == 0 })
 	if got := posts("ns/bad"); got != 1 {
 		t.Errorf("the failing stream was tried %d times while its backoff lasted, want 1", got)
+	}
+}
+
+// Streams the endpoint told to wait (429 with Retry-After) keep waiting when another stream
+// gets through: the tenant is throttling, and waking them all would hammer it.
+func TestRelayHonoursRetryAfterWhenTheEndpointIsBack(t *testing.T) {
+	var throttling atomic.Bool
+	throttling.Store(true)
+	ep, posts := sharedEndpoint(t, func(string) int {
+		if throttling.Load() {
+			return http.StatusTooManyRequests
+		}
+		return http.StatusOK
+	})
+	ob := newRelayMemOutbox()
+	ob.add("ns/a", 5, 0)
+	ob.add("ns/b", 5, 0)
+	opts := relayFastOptions(ob, ep)
+	startRelay(t, NewRelay(opts))
+	relayWaitFor(t, "both streams to be throttled", func() bool { return posts("ns/a") == 1 && posts("ns/b") == 1 })
+
+	throttling.Store(false)
+	ob.add("ns/c", 5, 0)
+	relayWaitFor(t, "the new stream drained", func() bool { return ob.pending("ns/c") == 0 })
+	time.Sleep(20 * opts.PollInterval) // time enough for a wrong wake-up to show
+	if posts("ns/a") != 1 || posts("ns/b") != 1 {
+		t.Errorf("POSTs a=%d b=%d within their Retry-After, want 1 each", posts("ns/a"), posts("ns/b"))
 	}
 }
