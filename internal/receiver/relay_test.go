@@ -897,33 +897,47 @@ func sharedEndpoint(t *testing.T, status func(stream string) int) (EndpointFunc,
 }
 
 // When a shared endpoint that failed for several streams delivers again, the streams that
-// were backing off are retried at once, not when their (here hour-long) backoff ends.
-func TestRelayRetriesWaitingStreamsWhenTheirEndpointIsBack(t *testing.T) {
-	var down atomic.Bool
-	down.Store(true)
-	ep, posts := sharedEndpoint(t, func(string) int {
-		if down.Load() {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
-	ob := newRelayMemOutbox()
-	ob.add("ns/a", 5, 0)
-	ob.add("ns/b", 5, 0)
-	opts := relayFastOptions(ob, ep)
-	opts.BackoffBase, opts.BackoffMax = time.Hour, time.Hour
-	opts.Rand = func() float64 { return 0.99 }
-	startRelay(t, NewRelay(opts))
-	relayWaitFor(t, "both streams to fail once", func() bool { return posts("ns/a") == 1 && posts("ns/b") == 1 })
+// were backing off (here for an hour) are retried at once; those it told to wait (429 with
+// Retry-After) keep waiting, since waking them all would hammer a throttling tenant.
+func TestRelayWhenASharedEndpointIsBack(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		failWith int
+		posts    int // per waiting stream: the failure, then the retry if woken
+	}{
+		{"unavailable streams are retried at once", http.StatusServiceUnavailable, 2},
+		{"throttled streams wait for their Retry-After", http.StatusTooManyRequests, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var failing atomic.Bool
+			failing.Store(true)
+			ep, posts := sharedEndpoint(t, func(string) int {
+				if failing.Load() {
+					return c.failWith
+				}
+				return http.StatusOK
+			})
+			ob := newRelayMemOutbox()
+			ob.add("ns/a", 5, 0)
+			ob.add("ns/b", 5, 0)
+			opts := relayFastOptions(ob, ep)
+			opts.BackoffBase, opts.BackoffMax = time.Hour, time.Hour
+			opts.Rand = func() float64 { return 0.99 }
+			startRelay(t, NewRelay(opts))
+			relayWaitFor(t, "both streams to fail once", func() bool { return posts("ns/a") == 1 && posts("ns/b") == 1 })
 
-	down.Store(false)
-	ob.add("ns/c", 5, 0) // a new stream, not backing off: its delivery shows the endpoint is back
-	relayWaitFor(t, "every stream drained", func() bool {
-		return ob.pending("ns/a") == 0 && ob.pending("ns/b") == 0 && ob.pending("ns/c") == 0
-	})
-	if posts("ns/a") != 2 || posts("ns/b") != 2 {
-		t.Errorf("POSTs a=%d b=%d, want 2 each: the failure, then the retry when the endpoint was back",
-			posts("ns/a"), posts("ns/b"))
+			failing.Store(false)
+			ob.add("ns/c", 5, 0) // a new stream, not backing off: its delivery shows the endpoint is back
+			relayWaitFor(t, "the new stream drained", func() bool { return ob.pending("ns/c") == 0 })
+			if c.posts == 2 {
+				relayWaitFor(t, "the waiting streams drained", func() bool { return ob.pending("ns/a") == 0 && ob.pending("ns/b") == 0 })
+			} else {
+				time.Sleep(20 * opts.PollInterval) // time enough for a wrong wake-up to show
+			}
+			if posts("ns/a") != c.posts || posts("ns/b") != c.posts {
+				t.Errorf("POSTs a=%d b=%d, want %d each", posts("ns/a"), posts("ns/b"), c.posts)
+			}
+		})
 	}
 }
 
@@ -948,32 +962,5 @@ func TestRelayKeepsTheBackoffOfAStreamFailingAlone(t *testing.T) {
 	relayWaitFor(t, "the good stream drained", func() bool { return ob.pending("ns/good") == 0 })
 	if got := posts("ns/bad"); got != 1 {
 		t.Errorf("the failing stream was tried %d times while its backoff lasted, want 1", got)
-	}
-}
-
-// Streams the endpoint told to wait (429 with Retry-After) keep waiting when another stream
-// gets through: the tenant is throttling, and waking them all would hammer it.
-func TestRelayHonoursRetryAfterWhenTheEndpointIsBack(t *testing.T) {
-	var throttling atomic.Bool
-	throttling.Store(true)
-	ep, posts := sharedEndpoint(t, func(string) int {
-		if throttling.Load() {
-			return http.StatusTooManyRequests
-		}
-		return http.StatusOK
-	})
-	ob := newRelayMemOutbox()
-	ob.add("ns/a", 5, 0)
-	ob.add("ns/b", 5, 0)
-	opts := relayFastOptions(ob, ep)
-	startRelay(t, NewRelay(opts))
-	relayWaitFor(t, "both streams to be throttled", func() bool { return posts("ns/a") == 1 && posts("ns/b") == 1 })
-
-	throttling.Store(false)
-	ob.add("ns/c", 5, 0)
-	relayWaitFor(t, "the new stream drained", func() bool { return ob.pending("ns/c") == 0 })
-	time.Sleep(20 * opts.PollInterval) // time enough for a wrong wake-up to show
-	if posts("ns/a") != 1 || posts("ns/b") != 1 {
-		t.Errorf("POSTs a=%d b=%d within their Retry-After, want 1 each", posts("ns/a"), posts("ns/b"))
 	}
 }

@@ -80,17 +80,13 @@ func run() error {
 	}
 	defer logFile.Close()
 
-	numbers := make([]string, len(cfg.numbers))
-	for i, n := range cfg.numbers {
-		numbers[i] = strconv.Itoa(n)
-	}
 	steps := []step{
 		{what: "receiver: acknowledgements, dispatch, end to end with the manager", pkg: "./test/receiver/",
 			bench: "^(BenchmarkAck|BenchmarkDiskCeiling|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd)$",
 			args:  []string{"-bench.ack-mb=" + strconv.Itoa(cfg.ackMB), "-bench.preset=" + cfg.preset}},
-		{what: "reconcilers: " + strings.Join(numbers, " and ") + " CoexNumbers applied at once", pkg: "./test/scale/",
+		{what: "reconcilers: " + cfg.numbersArg() + " CoexNumbers applied at once", pkg: "./test/scale/",
 			bench: "^BenchmarkApply$",
-			args:  []string{"-bench.numbers=" + strings.Join(numbers, ","), "-bench.steady=" + strconv.FormatBool(cfg.steady)}},
+			args:  []string{"-bench.numbers=" + cfg.numbersArg(), "-bench.steady=" + strconv.FormatBool(cfg.steady)}},
 	}
 	res := results{}
 	start := time.Now()
@@ -193,8 +189,16 @@ func parseFlags(args []string) (config, error) {
 }
 
 func (c config) sizes() string {
-	return fmt.Sprintf("-numbers %s -preset %s -ack-mb %d -steady=%v", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(c.numbers)), ","), "[]"),
-		c.preset, c.ackMB, c.steady)
+	return fmt.Sprintf("-numbers %s -preset %s -ack-mb %d -steady=%v", c.numbersArg(), c.preset, c.ackMB, c.steady)
+}
+
+// numbersArg is the -numbers list as given: "1000,5000".
+func (c config) numbersArg() string {
+	s := make([]string, len(c.numbers))
+	for i, n := range c.numbers {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }
 
 // step is one `go test -bench` run of one package.

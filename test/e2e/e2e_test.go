@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,18 +15,9 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
-)
 
-// get fetches url and returns the status code and body; a refused connection is code 0.
-func get(url string) (int, string) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
+	"github.com/coex-operator/coex-operator/test/harness"
+)
 
 // columns returns the header cells of kubectl's table output.
 func columns(table string) []string {
@@ -63,8 +53,8 @@ var _ = Describe("a new user's first steps", Ordered, func() {
 	})
 
 	It("starts the manager live, but not ready while the CRDs are missing", func() {
-		Eventually(func() int { code, _ := get("http://" + probes + "/healthz"); return code }).Should(Equal(http.StatusOK))
-		code, body := get("http://" + probes + "/readyz?verbose")
+		Eventually(func() int { code, _ := harness.Get("http://" + probes + "/healthz"); return code }).Should(Equal(http.StatusOK))
+		code, body := harness.Get("http://" + probes + "/readyz?verbose")
 		Expect(code).To(Equal(http.StatusInternalServerError), body)
 		Expect(body).To(ContainSubstring("[-]crds failed"))
 		Eventually(manager.Err).Should(gbytes.Say(`are the CRDs installed\?`))
@@ -76,7 +66,7 @@ var _ = Describe("a new user's first steps", Ordered, func() {
 			ContainSubstring("metaapps.whatsapp.coex.dev created")))
 		mustKubectl("wait", "--for=condition=Established", "--timeout=60s",
 			"crd/coexnumbers.whatsapp.coex.dev", "crd/metaapps.whatsapp.coex.dev")
-		Eventually(func() int { code, _ := get("http://" + probes + "/readyz"); return code }).Should(Equal(http.StatusOK))
+		Eventually(func() int { code, _ := harness.Get("http://" + probes + "/readyz"); return code }).Should(Equal(http.StatusOK))
 	})
 
 	It("holds the leader election Lease and reports it in its metrics", func() {
@@ -85,7 +75,7 @@ var _ = Describe("a new user's first steps", Ordered, func() {
 				"-o", "jsonpath={.spec.holderIdentity}")
 			return out
 		}).ShouldNot(BeEmpty())
-		Eventually(func() string { _, body := get("http://" + metricsAddr + "/metrics"); return body }).Should(
+		Eventually(func() string { _, body := harness.Get("http://" + metricsAddr + "/metrics"); return body }).Should(
 			ContainSubstring(`leader_election_master_status{name="coex-operator.whatsapp.coex.dev"} 1`))
 	})
 

@@ -11,6 +11,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // The simulator binary, run standalone as the demo and a developer would.
@@ -41,7 +43,7 @@ var _ = Describe("bin/graphsim", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
 		Expect(string(body)).To(SatisfyAll(ContainSubstring(`"is_on_biz_app":true`), ContainSubstring(`"platform_type":"CLOUD_API"`)))
 
-		code, calls := get(base + "/_sim/calls?name=GetPhoneNumber&phone_number_id=3001")
+		code, calls := harness.Get(base + "/_sim/calls?name=GetPhoneNumber&phone_number_id=3001")
 		Expect(code).To(Equal(http.StatusOK))
 		Expect(calls).To(ContainSubstring(`"name":"GetPhoneNumber"`))
 		Expect(calls).NotTo(ContainSubstring("demo-token"), "the call record never holds a token")

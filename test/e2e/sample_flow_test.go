@@ -13,6 +13,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // The samples' ids and placeholder credentials, as config/samples has them.
@@ -60,7 +62,7 @@ func startSampleMeta() string {
 
 // simCalls counts the successful Graph calls of one name the simulator recorded.
 func simCalls(base, name string) int {
-	code, body := get(base + "/_sim/calls?ok=true&name=" + name)
+	code, body := harness.Get(base + "/_sim/calls?ok=true&name=" + name)
 	Expect(code).To(Equal(http.StatusOK), body)
 	var record struct {
 		Count int `json:"count"`

@@ -12,6 +12,17 @@ import (
 	"time"
 )
 
+// Get returns a GET's status code and body; a failed request is code 0 with the error.
+func Get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
 // Metric sums the samples of one metric in the process's /metrics whose labels include every
 // `key="value"` given; -1 if it cannot be scraped.
 func (p *Process) Metric(name string, labels ...string) float64 {

@@ -10,6 +10,7 @@ package harness
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,7 @@ type Process struct {
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	exited     chan struct{}
+	restartMu  sync.Mutex // one Restart at a time, whoever calls it
 }
 
 // New prepares ./cmd/<name> to run against env, with its log in a file that is shown when
@@ -98,6 +100,38 @@ func (p *Process) Stop(sig syscall.Signal) {
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-exited
+	}
+}
+
+// Restart kills the process with SIGKILL, as a crash would, and starts it again with the same
+// flags. Concurrent restarts (a test's kill loop and a hook) run one after the other.
+func (p *Process) Restart() {
+	p.tb.Helper()
+	p.restartMu.Lock()
+	defer p.restartMu.Unlock()
+	p.Stop(syscall.SIGKILL)
+	p.Start()
+}
+
+// StartManager runs the manager binary against env with its metrics and probes on free
+// ports and the extra flags, and waits until it is ready.
+func StartManager(tb testing.TB, env *controlplane.Env, flags ...string) *Process {
+	tb.Helper()
+	p := New(tb, env, "manager")
+	probes := FreeAddr(tb)
+	p.MetricsAddr = FreeAddr(tb)
+	p.Args = append([]string{"--metrics-bind-address", p.MetricsAddr, "--health-probe-bind-address", probes}, flags...)
+	p.Start()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := Get("http://" + probes + "/readyz")
+		if code == http.StatusOK {
+			return p
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the manager was not ready within a minute: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,22 +66,8 @@ func TestChaos(t *testing.T) {
 	w := newWorld(t, graphsim.DeliveryOptions{DuplicateShare: 0.2, MaxInFlight: 8,
 		RetryBase: 100 * time.Millisecond, RetryMax: 2 * time.Second, MaxAttempts: 1_000_000})
 	mgr := startManager(t, w)
-	var mgrMu sync.Mutex // one restart of the manager at a time
-	restartManager := func() {
-		mgrMu.Lock()
-		defer mgrMu.Unlock()
-		mgr.Stop(syscall.SIGKILL)
-		mgr.Start()
-	}
-	var rcvMu sync.Mutex // one restart of the receiver at a time
-	restartReceiver := func() {
-		rcvMu.Lock()
-		defer rcvMu.Unlock()
-		w.rcv.Stop(syscall.SIGKILL)
-		w.rcv.Start()
-	}
 	names := map[string]string{} // phone number id → CoexNumber, written before the number exists
-	windowKills := w.killInTheWindow(t, size.windowKills, names, restartManager)
+	windowKills := w.killInTheWindow(t, size.windowKills, names, mgr.Restart)
 	w.sim.SetFaults(graphsim.Faults{Share429: 0.15, Share5xx: 0.15, RetryAfter: graphsim.Duration(time.Second)})
 
 	type num struct {
@@ -137,7 +122,7 @@ func TestChaos(t *testing.T) {
 		w.sink.down.Store(true)
 		sleepCtx(ctx, size.relayOutage)
 		var once sync.Once
-		kill := func() { once.Do(func() { go func() { restartReceiver(); close(killedRelaying) }() }) }
+		kill := func() { once.Do(func() { go func() { w.rcv.Restart(); close(killedRelaying) }() }) }
 		w.sink.afterDelivery.Store(&kill)
 		back := time.Now()
 		endpointBack.Store(&back)
@@ -155,10 +140,10 @@ func TestChaos(t *testing.T) {
 	for i := range 2 * size.kills {
 		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 		if i%2 == 0 {
-			restartManager()
+			mgr.Restart()
 			continue
 		}
-		restartReceiver()
+		w.rcv.Restart()
 	}
 	endSpikes()
 	chaos.Wait()

@@ -6,9 +6,7 @@ package receiver_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,8 +74,7 @@ func TestOperatorAndReceiverTogether(t *testing.T) {
 		return e != nil && e.Count == 2 && e.LastAt != nil && u != nil && u.Count == 1,
 			fmt.Sprintf("echoes %+v, unsupported %+v", e, u)
 	})
-	w.rcv.Stop(syscall.SIGKILL)
-	w.rcv.Start()
+	w.rcv.Restart()
 	if c := w.sink.counts(); c.byType[receiver.EventEcho] != 0 {
 		t.Fatalf("events delivered while the endpoint was down: %v", c.byType)
 	}
@@ -145,14 +142,5 @@ func (w *world) waitPhase(t *testing.T, name string, phase v1.CoexNumberPhase) {
 // and waits until it is ready.
 func startManager(tb testing.TB, w *world) *harness.Process {
 	tb.Helper()
-	p := harness.New(tb, w.env, "manager")
-	probes := harness.FreeAddr(tb)
-	p.MetricsAddr = harness.FreeAddr(tb)
-	p.Args = []string{"--metrics-bind-address", p.MetricsAddr, "--health-probe-bind-address", probes, "--subscription-recheck", "1h"}
-	p.Start()
-	waitFor(tb, time.Minute, "the manager to be ready", func() (bool, string) {
-		code, body := get("http://" + probes + "/readyz")
-		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
-	})
-	return p
+	return harness.StartManager(tb, w.env, "--subscription-recheck", "1h")
 }

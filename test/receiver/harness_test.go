@@ -294,14 +294,3 @@ func must(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
-
-// get returns a GET's status code and body, or 0 when the request fails.
-func get(url string) (int, string) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
-}

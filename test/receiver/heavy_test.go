@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // TestHistoryThroughKills syncs a heavy account (5,000 threads, 500,000 messages; the medium
@@ -57,9 +57,8 @@ func TestHistoryThroughKills(t *testing.T) {
 	done := 0
 	for done < kills && w.sim.Stats().Pending > 0 {
 		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond)
-		w.rcv.Stop(syscall.SIGKILL)
+		w.rcv.Restart()
 		done++
-		w.rcv.Start()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -134,7 +133,7 @@ func TestHistoryThroughKills(t *testing.T) {
 // handshakeOK is Meta's verification through the receiver: true once it answers.
 func (w *world) handshakeOK() (bool, string) {
 	url := fmt.Sprintf("%s?hub.mode=subscribe&hub.verify_token=%s&hub.challenge=ping", w.callbackURL(), verifyToken)
-	code, body := get(url)
+	code, body := harness.Get(url)
 	return code == 200 && body == "ping", fmt.Sprintf("%d %s", code, body)
 }
 

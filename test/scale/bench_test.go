@@ -21,6 +21,7 @@ import (
 
 	"github.com/coex-operator/coex-operator/controllers"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // Benchmark settings. The Graph token bucket is set far above what the run needs, so the
@@ -76,7 +77,7 @@ func benchApply(b *testing.B, numbers int) {
 	ctx := context.Background()
 
 	// Phase 1: apply and wait until all are requested.
-	mgr := w.startManagerProcess("--graph-rps", strconv.Itoa(benchGraphRPS), "--graph-burst", strconv.Itoa(benchGraphBurst))
+	mgr := harness.StartManager(b, w.env, "--graph-rps", strconv.Itoa(benchGraphRPS), "--graph-burst", strconv.Itoa(benchGraphBurst))
 	stopMem := make(chan struct{})
 	mem := mgr.SampleMemory(stopMem)
 	b.StartTimer()
@@ -121,7 +122,7 @@ func benchApply(b *testing.B, numbers int) {
 	if steadyMeasured {
 		beforeSteady := lastSeq(w.sim.Calls(graphsim.CallFilter{}))
 		steadyStart := time.Now()
-		steadyMgr := w.startManagerProcess("--graph-rps", strconv.Itoa(benchGraphRPS), "--graph-burst", strconv.Itoa(benchGraphBurst),
+		steadyMgr := harness.StartManager(b, w.env, "--graph-rps", strconv.Itoa(benchGraphRPS), "--graph-burst", strconv.Itoa(benchGraphBurst),
 			"--subscription-recheck", steadyRecheck.String())
 		time.Sleep(steadyWindow)
 		steadyMgr.Stop(syscall.SIGTERM)

@@ -34,7 +34,6 @@ import (
 	"github.com/coex-operator/coex-operator/controllers"
 	"github.com/coex-operator/coex-operator/internal/controlplane"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
-	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // One Meta app holds every number; each number is its own business with its own WABA, as
@@ -209,31 +208,6 @@ func (w *world) startManager(opts controllers.Options) *runningManager {
 	go func() { m.done <- mgr.Start(ctx) }()
 	w.tb.Cleanup(func() { _ = m.stop() })
 	return m
-}
-
-// startManagerProcess runs the manager binary, as shipped, with its metrics on a free port
-// and the extra flags, and waits until it is ready.
-func (w *world) startManagerProcess(flags ...string) *harness.Process {
-	w.tb.Helper()
-	p := harness.New(w.tb, w.env, "manager")
-	probes := harness.FreeAddr(w.tb)
-	p.MetricsAddr = harness.FreeAddr(w.tb)
-	p.Args = append([]string{"--metrics-bind-address", p.MetricsAddr, "--health-probe-bind-address", probes}, flags...)
-	p.Start()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		resp, err := http.Get("http://" + probes + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			w.tb.Fatalf("the manager was not ready within a minute (%v)", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // setup is controllers.Setup, with a panic (a metric registered twice in the process's global
