@@ -16,6 +16,12 @@ import (
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
 )
 
+// suspended stops every step that calls Meta while spec.suspend is true: not one Graph call
+// of any kind, as the API promises. coexstatus.Summarize shows the phase Suspended.
+func (r *CoexNumberReconciler) suspended(_ context.Context, st *numberState) (bool, error) {
+	return !st.n.Spec.Suspend, nil
+}
+
 // offboarded stops every step that calls Meta while the receiver records the number as
 // disconnected (PARTNER_REMOVED, ACCOUNT_OFFBOARDED). ACCOUNT_RECONNECTED sets Offboarded
 // False, and verification runs again (see verify).

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +37,7 @@ const finalizer = "whatsapp.coex.dev/finalizer"
 const (
 	appRefIndex     = "spec.appRef.name"
 	secretRefsIndex = "spec.secretRefs"
+	wabaIndex       = "spec.wabaID"
 )
 
 // CoexNumberReconciler drives a number through its steps: the MetaApp, credentials,
@@ -90,6 +90,10 @@ func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.CoexNumber{}, secretRefsIndex, secretNamesOf); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.CoexNumber{}, wabaIndex,
+		func(o client.Object) []string { return []string{o.(*v1.CoexNumber).Spec.WABAID} }); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.CoexNumber{}, builder.WithPredicates(numberTriggers)).
 		Owns(&corev1.Secret{}).
@@ -104,7 +108,8 @@ func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // numberTriggers: a number is reconciled when its spec or annotations change, or when the
-// receiver records what changes the reconcilers' course (Offboarded, HistorySynced). Its own
+// receiver records what changes the reconcilers' course (Offboarded, HistorySynced, the first
+// contacts or history webhooks, which settle a sync request of unknown outcome). Its own
 // status writes do not trigger it: it requeues itself after a backoff, and a write that
 // retriggered it would turn a failing Graph call into a tight loop against Meta (Graph's
 // error messages differ on every call, so the status always changes). Other receiver counters
@@ -116,6 +121,12 @@ var numberTriggers = predicate.Or[client.Object](
 		old, cur := e.ObjectOld.(*v1.CoexNumber), e.ObjectNew.(*v1.CoexNumber)
 		for _, typ := range []string{v1.ConditionOffboarded, v1.ConditionHistorySynced} {
 			if conditionStatus(old, typ) != conditionStatus(cur, typ) {
+				return true
+			}
+		}
+		// The first contacts or history webhooks: they settle a sync whose outcome is unknown.
+		for _, s := range oneShots {
+			if (s.evidence(old) == "") != (s.evidence(cur) == "") {
 				return true
 			}
 		}
@@ -169,12 +180,13 @@ func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Client.Get(ctx, req.NamespacedName, n); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// Deletion first: a paused number can still be deleted (its finalizer must not hang).
+	if !n.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, n)
+	}
 	if n.Annotations[AnnotationPaused] == "true" {
 		log.FromContext(ctx).V(1).Info("paused")
 		return ctrl.Result{}, nil
-	}
-	if !n.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, n)
 	}
 	if !controllerutil.ContainsFinalizer(n, finalizer) {
 		controllerutil.AddFinalizer(n, finalizer)
@@ -190,7 +202,7 @@ func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	n.Status.SyncDeadline = &deadline
 
 	var stepErr error
-	for _, s := range []step{r.offboarded, r.metaApp, r.credentials, r.verify, r.subscribe, r.sync, r.appActivity} {
+	for _, s := range []step{r.offboarded, r.suspended, r.metaApp, r.credentials, r.verify, r.subscribe, r.sync, r.appActivity} {
 		next, err := s(ctx, st)
 		if err != nil {
 			stepErr = err
@@ -201,7 +213,7 @@ func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 	}
 	if st.forced && stepErr == nil {
-		n.Status.LastHandledReconcileAt = requested
+		st.n.Status.LastHandledReconcileAt = requested
 	}
 	err := r.writeStatus(ctx, st)
 	if err == nil {
@@ -214,18 +226,12 @@ func (r *CoexNumberReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		log.FromContext(ctx).V(1).Info("status changed meanwhile; reconciling again", "reason", err.Error())
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
-	return ctrl.Result{RequeueAfter: st.requeue}, err
-}
-
-// writeStatus summarizes the conditions and patches the status if it changed, with
-// optimistic locking: a status computed from a stale object is refused (409) and the number
-// is reconciled again, so no writer's change is lost.
-func (r *CoexNumberReconciler) writeStatus(ctx context.Context, st *numberState) error {
-	coexstatus.Summarize(st.n)
-	if equality.Semantic.DeepEqual(st.orig.Status, st.n.Status) {
-		return nil
+	if err != nil {
+		// controller-runtime requeues with its own backoff; a RequeueAfter beside an error
+		// is ignored, so return one or the other.
+		return ctrl.Result{}, err
 	}
-	return r.fence(ctx, st)
+	return ctrl.Result{RequeueAfter: st.requeue}, nil
 }
 
 // fence writes the status with optimistic locking even when nothing changed: the patch then
@@ -260,7 +266,13 @@ func (r *CoexNumberReconciler) condition(st *numberState, typ string, status met
 	if status == metav1.ConditionFalse && reason != coexstatus.ReasonWaiting {
 		eventType = corev1.EventTypeWarning
 	}
-	st.events = append(st.events, pendingEvent{eventType, reason, typ, message})
+	st.emit(eventType, reason, typ, message)
+}
+
+// emit queues an Event for after the next status write, like condition does: an Event
+// describes a transition only once the status that records it is written.
+func (st *numberState) emit(eventType, reason, action, note string) {
+	st.events = append(st.events, pendingEvent{eventType, reason, action, note})
 }
 
 func (r *CoexNumberReconciler) event(obj *v1.CoexNumber, eventType, reason, action, note string) {

@@ -67,7 +67,7 @@ var _ = Describe("a CoexNumber", func() {
 		Expect(w.count(graph.CallRequestContactsSync)()).To(Equal(1))
 	})
 
-	It("survives a crash between the intent and the request id: one request, no lost sync", func() {
+	It("keeps Meta's answer when another writer changes the number meanwhile: one request, its id recorded", func() {
 		w.createApp()
 		var first atomic.Bool
 		first.Store(true)
@@ -83,13 +83,12 @@ var _ = Describe("a CoexNumber", func() {
 				Subcode: 2593107, Message: "History sync already requested", Class: graph.ClassAlreadyRequested}
 		}
 		n = w.number()
-		Eventually(cond(n, v1.ConditionHistorySyncRequested)).Should(Equal("True/" + coexstatus.ReasonAlreadyRequested))
+		Eventually(cond(n, v1.ConditionHistorySyncRequested)).Should(Equal("True/" + coexstatus.ReasonRequested))
 		got := fresh(n)
+		Expect(got.Status.History.RequestID).To(Equal("history-1"), "the answer survives the conflicting write")
 		Expect(got.Status.History.RequestedAt).NotTo(BeNil())
-		Expect(got.Status.History.IntentAt).NotTo(BeNil())
-		Expect(eventReasons(n)()).To(ContainElement(coexstatus.ReasonOutcomeUnknown))
-		Consistently(w.count(graph.CallRequestHistorySync), "2s").Should(Equal(2),
-			"asked once, then once more to learn the outcome; Meta holds one request")
+		Consistently(w.count(graph.CallRequestHistorySync), "2s").Should(Equal(1),
+			"the 200 was received: never asked again")
 	})
 
 	It("turns ReonboardRequired, Stalled, with a Warning, when the deadline passes without a request", func() {
@@ -149,7 +148,7 @@ var _ = Describe("a CoexNumber", func() {
 				FBTraceID: strconv.FormatInt(calls.Add(1), 10), Class: graph.ClassTransient}
 		}
 		n := w.number()
-		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonGraphUnavailable))
+		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonOutcomeUnknown))
 		Consistently(calls.Load, "3s").Should(BeNumerically("<=", 2), "the next try waits for the backoff")
 	})
 
@@ -306,9 +305,9 @@ var _ = Describe("a CoexNumber", func() {
 	It("requests nothing while suspended, and requests when resumed", func() {
 		w.createApp()
 		n := w.number(func(n *v1.CoexNumber) { n.Spec.Suspend = true })
-		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonWaiting))
-		Expect(message(n, v1.ConditionContactsSyncRequested)).To(ContainSubstring("suspended"))
-		Expect(w.count(graph.CallRequestContactsSync)()).To(BeZero())
+		Eventually(phaseOf(n)).Should(Equal(v1.PhaseSuspended))
+		Expect(cond(n, v1.ConditionReady)()).To(Equal("False/" + coexstatus.ReasonSuspended))
+		Expect(w.numberCalls()).To(BeEmpty(), "suspended: not one Graph call for the number")
 		cur := fresh(n)
 		cur.Spec.Suspend = false
 		Expect(k8s.Update(ctx, cur)).To(Succeed())

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
@@ -24,10 +27,9 @@ const tokenKey = "token"
 // credentials resolves the number's access token: from tokenSecretRef as it is, or by
 // exchanging the signup code once for a token kept in a Secret the number owns.
 //
-// A signup code is single-use. The token Secret is written right after the exchange and the
-// exchange is recorded in status before anything else happens, so it is never attempted twice.
-// A crash between Meta's answer and the Secret write loses the token; Meta then refuses the
-// code (36009) and the number stalls with SignupCodeSpent, which says what to do.
+// A signup code is single-use and lives 30 s (see exchange). A crash between Meta's answer
+// and the Secret write loses the token; Meta then refuses the code (36009, or 36007 once it
+// expired) and the number stalls with a reason that says what to do.
 func (r *CoexNumberReconciler) credentials(ctx context.Context, st *numberState) (bool, error) {
 	n := st.n
 	if ref := n.Spec.TokenSecretRef; ref != nil {
@@ -67,9 +69,20 @@ func (r *CoexNumberReconciler) gotToken(st *numberState, tok graph.Secret, err e
 	return true, nil
 }
 
-// exchange trades the signup code for a token, once.
+// exchange trades the signup code for a token, at most once, and never loses the token:
+//
+//   - a token Secret this number already controls (an exchange whose status write was lost)
+//     is adopted, not exchanged again; one it does not control is never overwritten;
+//   - the fence (a resourceVersion-checked write) before the exchange stops a reconcile
+//     working from a stale cache, which might not see a recorded exchange, from spending the
+//     code a second time;
+//   - the Secret and the status are written with retries while the token is in memory.
 func (r *CoexNumberReconciler) exchange(ctx context.Context, st *numberState, ref v1.SecretKeySelector) (bool, error) {
 	n := st.n
+	name := tokenSecretName(n)
+	if adopted, err := r.adoptTokenSecret(ctx, st, name); adopted || err != nil {
+		return adopted, err
+	}
 	code, err := readSecretKey(ctx, r.Client, n.Namespace, ref)
 	if ok, err := r.gotToken(st, "", err); !ok {
 		return false, err
@@ -78,29 +91,105 @@ func (r *CoexNumberReconciler) exchange(ctx context.Context, st *numberState, re
 	if ok, err := r.gotToken(st, "", err); !ok {
 		return false, err
 	}
+	if err := r.fence(ctx, st); err != nil {
+		return false, err
+	}
 	tok, err := st.graph.ExchangeCode(ctx, app, code)
 	if err != nil {
 		return r.graphFailed(st, v1.ConditionVerified, "cannot exchange the signup code", err), nil
 	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: n.Name + "-token"},
-		Type:       corev1.SecretTypeOpaque,
-	}
-	if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
-		secret.Data = map[string][]byte{tokenKey: []byte(tok.Reveal())}
-		return controllerutil.SetControllerReference(n, secret, r.Client.Scheme())
-	}); err != nil {
-		return false, fmt.Errorf("cannot store the exchanged token in Secret %s: %w", secret.Name, err)
+	if err := r.storeToken(ctx, n, name, tok); err != nil {
+		var clash *secretClash
+		if errors.As(err, &clash) {
+			// Created by someone else between our look and our write: the token cannot be
+			// kept without overwriting theirs.
+			r.condition(st, v1.ConditionVerified, metav1.ConditionFalse, coexstatus.ReasonTokenSecretConflict,
+				clash.Error()+"; the exchanged token was not stored and the signup code is spent: run Embedded "+
+					"Signup again once the Secret is renamed or removed")
+			return false, nil
+		}
+		return false, err
 	}
 	now := metav1.NewTime(st.now)
-	n.Status.Credentials = &v1.CredentialsStatus{TokenSecretName: secret.Name, ExchangedAt: &now}
-	r.event(n, corev1.EventTypeNormal, "SignupCodeExchanged", "Credentials",
-		fmt.Sprintf("exchanged the signup code for a token, stored in Secret %s", secret.Name))
+	n.Status.Credentials = &v1.CredentialsStatus{TokenSecretName: name, ExchangedAt: &now}
+	st.emit(corev1.EventTypeNormal, "SignupCodeExchanged", "Credentials",
+		fmt.Sprintf("exchanged the signup code for a token, stored in Secret %s", name))
 	if err := r.writeStatus(ctx, st); err != nil {
+		// The token is safe in its Secret, which the next reconcile adopts.
 		return false, err
 	}
 	st.token = tok
 	return true, nil
+}
+
+// tokenSecretName is the Secret an exchanged token is kept in.
+func tokenSecretName(n *v1.CoexNumber) string { return n.Name + "-token" }
+
+// adoptTokenSecret takes over the token Secret a lost status write left behind: one this
+// number controls that holds a token. It reports whether it did. A Secret of that name that
+// this number does not control stalls the number before the code is spent.
+func (r *CoexNumberReconciler) adoptTokenSecret(ctx context.Context, st *numberState, name string) (bool, error) {
+	n := st.n
+	secret := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: name}, secret); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(secret, n) {
+		r.condition(st, v1.ConditionVerified, metav1.ConditionFalse, coexstatus.ReasonTokenSecretConflict,
+			(&secretClash{name}).Error()+"; the signup code was not exchanged: rename or remove that Secret, or set "+
+				"tokenSecretRef instead (the code lives 30 s: it has likely expired, so run Embedded Signup again)")
+		return false, nil
+	}
+	if len(secret.Data[tokenKey]) == 0 {
+		return false, nil // created, never filled: exchange and fill it
+	}
+	now := metav1.NewTime(st.now)
+	n.Status.Credentials = &v1.CredentialsStatus{TokenSecretName: name, ExchangedAt: &now}
+	st.emit(corev1.EventTypeNormal, "TokenSecretAdopted", "Credentials",
+		fmt.Sprintf("Secret %s already holds the token of an earlier exchange for this number; using it", name))
+	if err := r.writeStatus(ctx, st); err != nil {
+		return false, err
+	}
+	st.token = graph.Secret(secret.Data[tokenKey])
+	return true, nil
+}
+
+// secretClash: a Secret of the token's name exists and this number does not control it.
+type secretClash struct{ name string }
+
+func (e *secretClash) Error() string {
+	return fmt.Sprintf("Secret %q exists and is not controlled by this CoexNumber; it is never overwritten", e.name)
+}
+
+// storeToken writes the token Secret, retrying passing API errors while the token is in
+// memory. It creates the Secret, or fills one this number controls; any other is a clash.
+func (r *CoexNumberReconciler) storeToken(ctx context.Context, n *v1.CoexNumber, name string, tok graph.Secret) error {
+	return retry.OnError(writeBackoff, retriableWrite, func() error {
+		secret := &corev1.Secret{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: name}, secret)
+		switch {
+		case apierrors.IsNotFound(err):
+			secret = &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: name},
+				Type:       corev1.SecretTypeOpaque,
+				Data:       map[string][]byte{tokenKey: []byte(tok.Reveal())},
+			}
+			if err := controllerutil.SetControllerReference(n, secret, r.Client.Scheme()); err != nil {
+				return err
+			}
+			err = r.Client.Create(ctx, secret)
+			if apierrors.IsAlreadyExists(err) {
+				return apierrors.NewConflict(corev1.Resource("secrets"), name, err) // look again
+			}
+			return err
+		case err != nil:
+			return err
+		case !metav1.IsControlledBy(secret, n):
+			return &secretClash{name}
+		}
+		secret.Data = map[string][]byte{tokenKey: []byte(tok.Reveal())}
+		return r.Client.Update(ctx, secret)
+	})
 }
 
 // graphFailed turns a Graph error into the condition typ and a retry. It reports whether the
@@ -110,9 +199,14 @@ func (r *CoexNumberReconciler) graphFailed(st *numberState, typ, doing string, e
 	msg := fmt.Sprintf("%s: %v", doing, err)
 	var ge *graph.Error
 	switch {
-	case errors.As(err, &ge) && ge.Subcode == 36009:
+	case errors.As(err, &ge) && ge.Subcode == subcodeCodeUsed:
 		r.condition(st, typ, metav1.ConditionFalse, coexstatus.ReasonSignupCodeSpent,
-			msg+"; the code was already used: run Embedded Signup again, or use tokenSecretRef")
+			msg+"; the code was already used (Graph subcode 36009): run Embedded Signup again and set the new "+
+				"code at once (it lives 30 s), or use tokenSecretRef")
+	case errors.As(err, &ge) && ge.Subcode == subcodeCodeExpired:
+		r.condition(st, typ, metav1.ConditionFalse, coexstatus.ReasonSignupCodeExpired,
+			msg+"; the code expired (Graph subcode 36007): a signup code lives 30 s, so it must reach the operator "+
+				"straight from Embedded Signup; run it again, or use tokenSecretRef")
 	case graph.IsAuth(err):
 		r.condition(st, typ, metav1.ConditionFalse, coexstatus.ReasonCredentialsRejected,
 			msg+"; fix the token or the app secret (a change to the Secret is picked up at once)")
@@ -125,6 +219,12 @@ func (r *CoexNumberReconciler) graphFailed(st *numberState, typ, doing string, e
 	}
 	return false
 }
+
+// Graph subcodes of a refused signup code exchange (META_API.md).
+const (
+	subcodeCodeExpired = 36007
+	subcodeCodeUsed    = 36009
+)
 
 // Retry periods after a failed Graph call. The client has already retried a transient error
 // with backoff for up to a minute.

@@ -46,7 +46,7 @@ func (r *CoexNumberReconciler) subscribe(ctx context.Context, st *numberState) (
 		}
 		// Found missing after we had it: drift, worth saying.
 		if c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionWebhooksSubscribed); c != nil && c.Status == metav1.ConditionTrue {
-			r.event(n, corev1.EventTypeWarning, "SubscriptionRestored", v1.ConditionWebhooksSubscribed,
+			st.emit(corev1.EventTypeWarning, "SubscriptionRestored", v1.ConditionWebhooksSubscribed,
 				"the app was no longer subscribed to the WABA (removed outside the operator); subscribed it again")
 		}
 		rec.CreatedByOperator = true

@@ -6,8 +6,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
@@ -22,6 +22,9 @@ type oneShot struct {
 	wanted    func(v1.SyncSpec) bool
 	record    func(*v1.CoexNumberStatus) *v1.SyncRequestRecord
 	request   func(graph.Client, context.Context, graph.Secret, string) (graph.SyncRequest, error)
+	// evidence describes what the receiver has recorded that only an accepted request of
+	// this kind produces, or "" when it has recorded nothing.
+	evidence func(*v1.CoexNumber) string
 }
 
 // oneShots in the order Meta asks for: contacts first, then history.
@@ -35,7 +38,8 @@ var oneShots = []oneShot{
 			}
 			return &s.Contacts.SyncRequestRecord
 		},
-		request: graph.Client.RequestContactsSync,
+		request:  graph.Client.RequestContactsSync,
+		evidence: contactsEvidence,
 	},
 	{
 		kind: "history", condition: v1.ConditionHistorySyncRequested,
@@ -46,24 +50,44 @@ var oneShots = []oneShot{
 			}
 			return &s.History.SyncRequestRecord
 		},
-		request: graph.Client.RequestHistorySync,
+		request:  graph.Client.RequestHistorySync,
+		evidence: historyEvidence,
 	},
 }
 
+// contactsEvidence: contact additions or removals the receiver counted for this number (it
+// never writes counts recorded for another UID).
+func contactsEvidence(n *v1.CoexNumber) string {
+	if c := n.Status.Contacts; c != nil && c.Added+c.Removed > 0 {
+		return fmt.Sprintf("the receiver has recorded %d contacts webhook entries", c.Added+c.Removed)
+	}
+	return ""
+}
+
+// historyEvidence: history chunks, or the business's refusal to share, which Meta sends only
+// in answer to a history sync request.
+func historyEvidence(n *v1.CoexNumber) string {
+	h := n.Status.History
+	switch {
+	case h == nil:
+		return ""
+	case h.Declined:
+		return "the receiver has recorded the business declining to share its history"
+	case h.Chunks > 0:
+		return fmt.Sprintf("the receiver has recorded %d history chunks", h.Chunks)
+	}
+	return ""
+}
+
 // sync owns ContactsSyncRequested and HistorySyncRequested and makes each one-shot request at
-// most once, crash-safe, like crossplane's create-pending mark:
-//
-//  1. the intent (intentAt) is written to status with an optimistic-concurrency patch before
-//     the POST, so two writers can never both believe they may POST;
-//  2. the POST;
-//  3. the request id, written after. If that write is lost (a crash, a conflict), the next
-//     reconcile finds an intent without an outcome, asks again, and treats Meta's "already
-//     requested" as done: the request is made once and never missed.
-//
-// Nothing is POSTed once a request is recorded, for a suspended number, or past the deadline.
+// most once, crash-safe, like crossplane's create-pending mark (see requestOnce). Contacts go
+// first: history is not requested until contacts is settled. Nothing is POSTed once a request
+// is recorded, or past the deadline; a number past its window shows WindowExpired on every
+// sync not yet settled.
 func (r *CoexNumberReconciler) sync(ctx context.Context, st *numberState) (bool, error) {
 	n := st.n
 	deadline := n.SyncDeadline()
+	waiting := false
 	for _, s := range oneShots {
 		if !s.wanted(n.Spec.Sync) {
 			continue
@@ -72,75 +96,55 @@ func (r *CoexNumberReconciler) sync(ctx context.Context, st *numberState) (bool,
 		if rec.RequestedAt != nil {
 			continue
 		}
+		// An unknown outcome is settled by evidence before anything else: webhooks that only
+		// an accepted request produces. Only with an intent recorded: contacts webhooks for
+		// changes made in the app could otherwise pass for an answer to a request never made.
+		if why := s.evidence(n); why != "" && rec.IntentAt != nil {
+			r.acceptedPerWebhooks(st, s, why)
+			continue
+		}
 		if !st.now.Before(deadline.Time) {
-			r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonWindowExpired, fmt.Sprintf(
-				"the %s sync was not requested before the 24 h window closed at %s; the business must disconnect "+
-					"the number in the WhatsApp Business app (Settings > Account > Business Platform) and onboard "+
-					"again through Embedded Signup, then apply a new CoexNumber",
-				s.kind, deadline.UTC().Format("2006-01-02T15:04:05Z")))
-			return false, nil
+			r.windowClosed(st, s, deadline)
+			waiting = true
+			continue
 		}
-		if n.Spec.Suspend {
-			r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonWaiting,
-				fmt.Sprintf("suspended: the %s sync is not requested until spec.suspend is false (deadline %s)",
-					s.kind, deadline.UTC().Format("2006-01-02T15:04:05Z")))
-			return false, nil
+		if waiting {
+			continue
 		}
-		if done, err := r.requestOnce(ctx, st, s); !done || err != nil {
-			st.requeueAfter(deadline.Sub(st.now))
+		done, err := r.requestOnce(ctx, st, s)
+		if err != nil {
 			return false, err
 		}
+		if !done {
+			waiting = true
+			st.requeueAfter(deadline.Sub(st.now)) // to show WindowExpired on time
+		}
 	}
-	return true, nil
+	return !waiting, nil
 }
 
-// requestOnce records the intent, POSTs, and records the outcome. It reports whether the
-// request is now known to be made. A status write decodes the API server's answer into st.n,
-// so the record is looked up again after each write rather than held across it.
-func (r *CoexNumberReconciler) requestOnce(ctx context.Context, st *numberState, s oneShot) (bool, error) {
-	n := st.n
-	if rec := s.record(&n.Status); rec.IntentAt == nil {
-		intent := metav1.NewTime(st.now)
-		rec.IntentAt = &intent
-		r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonRequesting,
-			fmt.Sprintf("requesting the %s sync", s.kind))
-		if err := r.writeStatus(ctx, st); err != nil {
-			return false, err // no POST without a recorded intent
-		}
-	} else {
-		// An intent without an outcome: a crash or a lost write after an earlier POST, or
-		// merely a stale cache that has not seen the outcome yet. The fence tells them apart:
-		// it fails on a stale object, and the next reconcile sees the recorded outcome.
-		r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonOutcomeUnknown, fmt.Sprintf(
-			"a %s sync request was started at %s without a recorded outcome; asking again, Meta's "+
-				"\"already requested\" counts as done", s.kind, rec.IntentAt.UTC().Format("2006-01-02T15:04:05Z")))
-		if err := r.fence(ctx, st); err != nil {
-			return false, err
-		}
-	}
+// acceptedPerWebhooks records a request whose outcome was unknown as accepted, on evidence.
+func (r *CoexNumberReconciler) acceptedPerWebhooks(st *numberState, s oneShot, why string) {
+	now := metav1.NewTime(st.now)
+	s.record(&st.n.Status).RequestedAt = &now
+	r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonAcceptedPerWebhooks, fmt.Sprintf(
+		"the %s sync request's answer was not received, but %s: Meta accepted it (no request id known)", s.kind, why))
+}
 
-	req, err := s.request(st.graph, ctx, st.token, n.Spec.PhoneNumberID)
-	countSyncRequest(s.kind, err)
-	now := metav1.NewTime(r.Clock.Now())
-	rec := s.record(&n.Status)
-	switch {
-	case err == nil:
-		rec.RequestID, rec.RequestedAt = req.RequestID, &now
-		r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonRequested,
-			fmt.Sprintf("%s sync requested (request id %s)", s.kind, req.RequestID))
-	case graph.IsAlreadyRequested(err):
-		rec.RequestedAt = &now
-		r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonAlreadyRequested,
-			fmt.Sprintf("Meta says the %s sync was already requested for this onboarding", s.kind))
-	case graph.IsWindowExpired(err):
-		r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonWindowExpired, fmt.Sprintf(
-			"Meta refused the %s sync: the 24 h window after onboarding has passed (%v); the business must "+
-				"disconnect in the WhatsApp Business app and onboard again", s.kind, err))
-		r.event(n, corev1.EventTypeWarning, coexstatus.ReasonReonboardRequired, s.condition,
-			"the sync window has passed: the business must re-onboard")
-		return false, nil
-	default:
-		return r.graphFailed(st, s.condition, fmt.Sprintf("cannot request the %s sync", s.kind), err), nil
+// windowClosed says the window passed without a settled request. With an intent recorded the
+// request may have been accepted (its webhooks may yet come), so that is said instead of
+// asking the business to re-onboard on a guess.
+func (r *CoexNumberReconciler) windowClosed(st *numberState, s oneShot, deadline metav1.Time) {
+	at := deadline.UTC().Format(time.RFC3339)
+	if rec := s.record(&st.n.Status); rec.IntentAt != nil {
+		r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonRequestUnconfirmed, fmt.Sprintf(
+			"the %s sync was requested at %s but Meta's answer was never received, and the 24 h window closed at %s; "+
+				"if %s webhooks arrive this settles by itself, otherwise the business must disconnect in the WhatsApp "+
+				"Business app and onboard again", s.kind, rec.IntentAt.UTC().Format(time.RFC3339), at, s.kind))
+		return
 	}
-	return true, r.writeStatus(ctx, st)
+	r.condition(st, s.condition, metav1.ConditionFalse, coexstatus.ReasonWindowExpired, fmt.Sprintf(
+		"the %s sync was not requested before the 24 h window closed at %s; the business must disconnect "+
+			"the number in the WhatsApp Business app (Settings > Account > Business Platform) and onboard "+
+			"again through Embedded Signup, then apply a new CoexNumber", s.kind, at))
 }

@@ -33,6 +33,9 @@ var DefaultUnsupportedCallingCodes = []string{"234", "27"}
 type Options struct {
 	// Client reads and writes Kubernetes objects.
 	Client client.Client
+	// APIReader reads past the cache: a status write refused for a stale object is rebased
+	// on what the API server has now (default: the manager's API reader).
+	APIReader client.Reader
 	// Graph hands out the Graph API client of a MetaApp.
 	Graph GraphFactory
 	// Clock is the time the 24 h sync window and every period are measured with; tests

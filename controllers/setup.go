@@ -24,6 +24,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Client == nil {
 		opts.Client = mgr.GetClient()
 	}
+	if opts.APIReader == nil {
+		opts.APIReader = mgr.GetAPIReader()
+	}
 	numberMetrics.use(opts.Client, opts.Clock) // coex_numbers, coex_sync_deadline_seconds
 	if err := (&MetaAppReconciler{Options: opts}).SetupWithManager(mgr); err != nil {
 		return err

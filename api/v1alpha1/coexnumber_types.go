@@ -9,11 +9,11 @@ import (
 
 // CoexNumberPhase summarizes where a number stands. It is derived from the conditions, which
 // carry the detail; the phase is for `kubectl get` and humans.
-// +kubebuilder:validation:Enum=Pending;Verifying;Syncing;Active;ReonboardRequired;Offboarded;Failed
+// +kubebuilder:validation:Enum=Pending;Verifying;Syncing;Active;Suspended;ReonboardRequired;Offboarded;Failed
 type CoexNumberPhase string
 
 const (
-	// PhasePending: accepted, not yet looked at (or suspended before the first check).
+	// PhasePending: accepted, not yet looked at.
 	PhasePending CoexNumberPhase = "Pending"
 	// PhaseVerifying: checking the number is on the Business app and the Cloud API, its
 	// credentials and its webhook subscription.
@@ -22,6 +22,8 @@ const (
 	PhaseSyncing CoexNumberPhase = "Syncing"
 	// PhaseActive: verified, subscribed, requested syncs done, history complete or declined.
 	PhaseActive CoexNumberPhase = "Active"
+	// PhaseSuspended: spec.suspend is true; no Graph call of any kind is made for the number.
+	PhaseSuspended CoexNumberPhase = "Suspended"
 	// PhaseReonboardRequired: the 24 h window passed before a sync could be requested; the
 	// business must offboard in the app and onboard again through Embedded Signup.
 	PhaseReonboardRequired CoexNumberPhase = "ReonboardRequired"
@@ -114,8 +116,10 @@ type CoexNumberSpec struct {
 	// +kubebuilder:default={}
 	Sync SyncSpec `json:"sync,omitempty"`
 
-	// suspend stops every Graph call for this number while true. Webhooks are still received
-	// and recorded. A sync window that passes while suspended is not extended.
+	// suspend stops every Graph call for this number while true: no verification, no
+	// subscription check, no code exchange, no sync request, no unsubscribe on deletion. The
+	// phase is Suspended. Webhooks are still received and recorded. A sync window that
+	// passes while suspended is not extended.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
@@ -158,7 +162,7 @@ type CoexNumberStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// phase summarizes the conditions: Pending, Verifying, Syncing, Active,
+	// phase summarizes the conditions: Pending, Verifying, Syncing, Active, Suspended,
 	// ReonboardRequired, Offboarded or Failed.
 	// +optional
 	Phase CoexNumberPhase `json:"phase,omitempty"`

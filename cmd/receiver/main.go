@@ -34,8 +34,8 @@ func main() {
 	var metricsAddr, probeAddr string
 	flag.StringVar(&cfg.WebhookAddr, "webhook-bind-address", ":8443",
 		"Address Meta's webhooks are served on, at /webhooks/<namespace>/<metaapp>.")
-	flag.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "Serve webhooks over HTTPS with this certificate (and --tls-key-file); "+
-		"without it, terminate TLS at the Ingress.")
+	flag.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "Serve webhooks over HTTPS with this certificate (and --tls-key-file), "+
+		"re-read when the files change; without it, terminate TLS at the Ingress. Files that cannot be served stop the receiver at start.")
 	flag.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "Private key of --tls-cert-file.")
 	flag.StringVar(&cfg.SpoolDir, "spool-dir", "/var/lib/coex-receiver",
 		"Directory of the durable spool and state (bbolt files); mount a volume that outlives the container.")

@@ -23,6 +23,8 @@ const (
 	ReasonCredentialsMissing   = "CredentialsMissing"
 	ReasonCredentialsRejected  = "CredentialsRejected"
 	ReasonSignupCodeSpent      = "SignupCodeSpent"
+	ReasonSignupCodeExpired    = "SignupCodeExpired"
+	ReasonTokenSecretConflict  = "TokenSecretConflict"
 	ReasonMetaAppNotFound      = "MetaAppNotFound"
 	ReasonGraphError           = "GraphError"
 	ReasonGraphUnavailable     = "GraphUnavailable"
@@ -34,8 +36,17 @@ const (
 	ReasonAlreadyRequested = "AlreadyRequested"
 	ReasonRequesting       = "Requesting"
 	ReasonOutcomeUnknown   = "OutcomeUnknown"
-	ReasonWaiting          = "Waiting"
-	ReasonWindowExpired    = "WindowExpired"
+	// ReasonAcceptedPerWebhooks: the outcome of a request was unknown, and the receiver has
+	// since recorded the webhooks that only an accepted request produces.
+	ReasonAcceptedPerWebhooks = "AcceptedPerWebhooks"
+	// ReasonRequestUnconfirmed: a request whose outcome was unknown was asked again and Meta's
+	// answer was neither a success nor a refusal we can read; asking a third time would be a
+	// guess, so the sync waits for webhooks or a human.
+	ReasonRequestUnconfirmed = "RequestUnconfirmed"
+	// ReasonSyncRefused: Meta refused a first request with a permanent 4xx.
+	ReasonSyncRefused   = "SyncRefused"
+	ReasonWaiting       = "Waiting"
+	ReasonWindowExpired = "WindowExpired"
 
 	ReasonHistoryCompleted  = "Completed"
 	ReasonHistoryDeclined   = "Declined"
@@ -44,6 +55,7 @@ const (
 	ReasonActive            = "Active"
 	ReasonOffboarded        = "Offboarded"
 	ReasonReonboardRequired = "ReonboardRequired"
+	ReasonSuspended         = "Suspended"
 )
 
 // terminalReasons are the reasons that no retry can fix.
@@ -53,7 +65,11 @@ var terminalReasons = map[string]bool{
 	ReasonUnsupportedCountry:  true,
 	ReasonCredentialsRejected: true,
 	ReasonSignupCodeSpent:     true,
+	ReasonSignupCodeExpired:   true,
+	ReasonTokenSecretConflict: true,
 	ReasonWindowExpired:       true,
+	ReasonRequestUnconfirmed:  true,
+	ReasonSyncRefused:         true,
 }
 
 // IsTerminal reports whether a condition reason needs a human.
@@ -87,7 +103,8 @@ func Summarize(n *v1.CoexNumber) {
 		meta.RemoveStatusCondition(&n.Status.Conditions, v1.ConditionReconciling)
 	} else {
 		meta.RemoveStatusCondition(&n.Status.Conditions, v1.ConditionStalled)
-		if phase == v1.PhaseActive {
+		// Active and Suspended are at rest: kstatus reads them as Current, not InProgress.
+		if phase == v1.PhaseActive || phase == v1.PhaseSuspended {
 			meta.RemoveStatusCondition(&n.Status.Conditions, v1.ConditionReconciling)
 		} else {
 			Set(n, v1.ConditionReconciling, metav1.ConditionTrue, reason, message)
@@ -100,6 +117,10 @@ func derive(n *v1.CoexNumber) (v1.CoexNumberPhase, string, string) {
 	conds := n.Status.Conditions
 	if c := meta.FindStatusCondition(conds, v1.ConditionOffboarded); c != nil && c.Status == metav1.ConditionTrue {
 		return v1.PhaseOffboarded, ReasonOffboarded, c.Message
+	}
+	if n.Spec.Suspend {
+		return v1.PhaseSuspended, ReasonSuspended,
+			"spec.suspend is true: no Graph call of any kind is made for this number until it is false (webhooks are still recorded)"
 	}
 	for _, typ := range []string{v1.ConditionContactsSyncRequested, v1.ConditionHistorySyncRequested} {
 		if c := meta.FindStatusCondition(conds, typ); c != nil && c.Reason == ReasonWindowExpired {

@@ -79,39 +79,37 @@ func (c *HTTPClient) SubscribeApp(ctx context.Context, token Secret, wabaID stri
 	})
 }
 
-// ListSubscribedApps reads the first page of subscribed apps; a WABA has a handful at most,
-// so paging is not followed.
+// ListSubscribedApps reads every page of the WABA's subscribed apps.
 func (c *HTTPClient) ListSubscribedApps(ctx context.Context, token Secret, wabaID string) ([]SubscribedApp, error) {
-	var apps []SubscribedApp
-	err := c.do(ctx, &request{
+	apps := []SubscribedApp{}
+	err := c.list(ctx, request{
 		call: CallListSubscribedApps, method: http.MethodGet, path: []string{wabaID, "subscribed_apps"},
 		token: token, secrets: []Secret{token},
-		decode: func(b []byte) error {
-			var resp struct {
-				Data []struct {
-					App *struct {
-						ID   string `json:"id"`
-						Link string `json:"link"`
-						Name string `json:"name"`
-					} `json:"whatsapp_business_api_data"`
-					OverrideCallbackURI string `json:"override_callback_uri"`
-				} `json:"data"`
+	}, func(data json.RawMessage) error {
+		var entries []struct {
+			App *struct {
+				ID   string `json:"id"`
+				Link string `json:"link"`
+				Name string `json:"name"`
+			} `json:"whatsapp_business_api_data"`
+			OverrideCallbackURI string `json:"override_callback_uri"`
+		}
+		if err := json.Unmarshal(data, &entries); err != nil {
+			return err
+		}
+		for _, d := range entries {
+			a := SubscribedApp{OverrideCallbackURI: d.OverrideCallbackURI}
+			if d.App != nil {
+				a.AppID, a.Name, a.Link = d.App.ID, d.App.Name, d.App.Link
 			}
-			if err := json.Unmarshal(b, &resp); err != nil {
-				return err
-			}
-			apps = make([]SubscribedApp, 0, len(resp.Data))
-			for _, d := range resp.Data {
-				a := SubscribedApp{OverrideCallbackURI: d.OverrideCallbackURI}
-				if d.App != nil {
-					a.AppID, a.Name, a.Link = d.App.ID, d.App.Name, d.App.Link
-				}
-				apps = append(apps, a)
-			}
-			return nil
-		},
+			apps = append(apps, a)
+		}
+		return nil
 	})
-	return apps, err
+	if err != nil {
+		return nil, err
+	}
+	return apps, nil
 }
 
 // UnsubscribeApp removes the token's app from the WABA.
@@ -123,37 +121,36 @@ func (c *HTTPClient) UnsubscribeApp(ctx context.Context, token Secret, wabaID st
 	})
 }
 
-// GetAppSubscriptions reads the app's webhook subscriptions with the app token.
+// GetAppSubscriptions reads every page of the app's webhook subscriptions with the app token.
 func (c *HTTPClient) GetAppSubscriptions(ctx context.Context, app App) ([]AppSubscription, error) {
-	var subs []AppSubscription
-	err := c.do(ctx, &request{
+	subs := []AppSubscription{}
+	err := c.list(ctx, request{
 		call: CallGetAppSubscriptions, method: http.MethodGet, path: []string{app.ID, "subscriptions"},
 		token: app.AppToken(), secrets: []Secret{app.AppToken(), app.Secret},
-		decode: func(b []byte) error {
-			var resp struct {
-				Data []struct {
-					Object      string       `json:"object"`
-					CallbackURL string       `json:"callback_url"`
-					Active      bool         `json:"active"`
-					Fields      []fieldEntry `json:"fields"`
-				} `json:"data"`
+	}, func(data json.RawMessage) error {
+		var entries []struct {
+			Object      string       `json:"object"`
+			CallbackURL string       `json:"callback_url"`
+			Active      bool         `json:"active"`
+			Fields      []fieldEntry `json:"fields"`
+		}
+		if err := json.Unmarshal(data, &entries); err != nil {
+			return err
+		}
+		for _, d := range entries {
+			s := AppSubscription{Object: d.Object, CallbackURL: d.CallbackURL, Active: d.Active,
+				Fields: make([]string, 0, len(d.Fields))}
+			for _, f := range d.Fields {
+				s.Fields = append(s.Fields, string(f))
 			}
-			if err := json.Unmarshal(b, &resp); err != nil {
-				return err
-			}
-			subs = make([]AppSubscription, 0, len(resp.Data))
-			for _, d := range resp.Data {
-				s := AppSubscription{Object: d.Object, CallbackURL: d.CallbackURL, Active: d.Active,
-					Fields: make([]string, 0, len(d.Fields))}
-				for _, f := range d.Fields {
-					s.Fields = append(s.Fields, string(f))
-				}
-				subs = append(subs, s)
-			}
-			return nil
-		},
+			subs = append(subs, s)
+		}
+		return nil
 	})
-	return subs, err
+	if err != nil {
+		return nil, err
+	}
+	return subs, nil
 }
 
 // SetAppSubscription posts a form-encoded body, as Graph documents this call:
@@ -174,7 +171,8 @@ func (c *HTTPClient) SetAppSubscription(ctx context.Context, app App, req AppSub
 }
 
 // RequestContactsSync asks for the one-shot contacts sync. It is retried on transient
-// errors like every call (see do): a duplicate comes back as ClassAlreadyRequested.
+// errors like every call (see do): a duplicate comes back as ClassAlreadyRequested when Meta's
+// refusal names it, and as ClassPermanent when it does not.
 func (c *HTTPClient) RequestContactsSync(ctx context.Context, token Secret, phoneNumberID string) (SyncRequest, error) {
 	return c.requestSync(ctx, CallRequestContactsSync, SyncTypeContacts, token, phoneNumberID)
 }

@@ -27,26 +27,37 @@ var (
 // smb_app_data request; the rest match the message text (META_API.md).
 const codeSyncAlreadyRequested = 2593107
 
+// Subcodes (of code 100) of the code exchange's refusals of an Embedded Signup code.
+const (
+	subcodeCodeExpired = 36007 // "This authorization code has expired."
+	subcodeCodeUsed    = 36009 // "This authorization code has been used."
+)
+
 // maxRetryAfter caps a Retry-After so an absurd value cannot overflow a Duration.
 const maxRetryAfter = 24 * time.Hour
 
 // classify decides what a failed call means. The order matters: an auth message may say
-// "expired", which must not read as the sync window; a sync call's "already requested" must
-// not be retried even if Graph wraps it oddly.
+// "expired", which must not read as the sync window. Meta does not document its answer to a
+// repeated or late smb_app_data (META_API.md), so the sync refusals are read only from a
+// non-transient 4xx: a 5xx or a throttle whose text happens to say "already" says nothing
+// about whether Meta took the request, and reading it as done would skip a sync for good.
+// Any other non-transient 4xx on a sync call is Permanent: the caller stalls on it rather
+// than guess.
 func classify(call string, status, code, subcode int, isTransient bool, text string) Class {
 	if status == http.StatusUnauthorized || authCodes[code] || authCodes[subcode] || (code >= 200 && code <= 299) {
 		return ClassAuth
 	}
-	if isSyncCall(call) {
-		lower := strings.ToLower(text)
-		if code == codeSyncAlreadyRequested || subcode == codeSyncAlreadyRequested || strings.Contains(lower, "already") {
-			return ClassAlreadyRequested
-		}
-		if strings.Contains(lower, "window") || strings.Contains(lower, "expired") || strings.Contains(lower, "24 hours") {
-			return ClassWindowExpired
+	// A spent or expired signup code stays so: asking again cannot help, whatever the status.
+	if call == CallExchangeCode && (subcode == subcodeCodeExpired || subcode == subcodeCodeUsed) {
+		return ClassPermanent
+	}
+	transient := status == http.StatusTooManyRequests || status >= 500 || transientCodes[code] || isTransient
+	if isSyncCall(call) && !transient && status >= 400 && status <= 499 {
+		if c, ok := syncRefusal(code, subcode, text); ok {
+			return c
 		}
 	}
-	if status == http.StatusTooManyRequests || status >= 500 || transientCodes[code] || isTransient {
+	if transient {
 		return ClassTransient
 	}
 	// A bare 403 (no Graph code, e.g. from a proxy) is about credentials. Graph's own 403s
@@ -55,6 +66,24 @@ func classify(call string, status, code, subcode int, isTransient bool, text str
 		return ClassAuth
 	}
 	return ClassPermanent
+}
+
+// syncRefusal reads a non-transient 4xx on a sync call as Meta's refusal of a repeat (the
+// one public code, 2593107, as code or subcode, or the word "already") or of a late request
+// ("expired", "window", "24 hours"). The code wins over the text: it is the only signal that
+// does not depend on wording.
+func syncRefusal(code, subcode int, text string) (Class, bool) {
+	if code == codeSyncAlreadyRequested || subcode == codeSyncAlreadyRequested {
+		return ClassAlreadyRequested, true
+	}
+	lower := strings.ToLower(text)
+	switch {
+	case strings.Contains(lower, "already"):
+		return ClassAlreadyRequested, true
+	case strings.Contains(lower, "expired") || strings.Contains(lower, "window") || strings.Contains(lower, "24 hours"):
+		return ClassWindowExpired, true
+	}
+	return 0, false
 }
 
 // isSyncCall reports whether call is one of the one-shot smb_app_data requests.

@@ -107,6 +107,54 @@ func TestErrorClasses(t *testing.T) {
 			call: history, status: 400, class: ClassWindowExpired, code: 131047,
 			body: `{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047,"error_data":{"messaging_product":"whatsapp","details":"More than 24 hours have passed since onboarding."}}}`,
 		},
+		"history already requested (subcode 2593107, no telling text)": {
+			call: history, status: 400, class: ClassAlreadyRequested, code: 100, subcode: 2593107,
+			body: `{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,"error_subcode":2593107,"fbtrace_id":"C1"}}`,
+		},
+		"already requested on a 409": {
+			call: contacts, status: 409, class: ClassAlreadyRequested, code: 100,
+			body: `{"error":{"message":"Contacts sync was already requested","type":"OAuthException","code":100}}`,
+		},
+		"invalid parameter on a sync call is Permanent, not done": {
+			call: history, status: 400, class: ClassPermanent, code: 100,
+			body: `{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,"fbtrace_id":"C2"}}`,
+		},
+		"'already' on a 500 is Transient, not done": {
+			call: history, status: 500, class: ClassTransient, code: 100,
+			body: `{"error":{"message":"History sync already in progress, try again","type":"OAuthException","code":100}}`,
+		},
+		"'already' on a 500 without a Graph code is Transient": {
+			call: contacts, status: 500, class: ClassTransient, header: map[string]string{"Content-Type": "text/plain"},
+			body: `request already being processed`,
+		},
+		"'expired' on a 503 is Transient, not WindowExpired": {
+			call: contacts, status: 503, class: ClassTransient, code: 2,
+			body: `{"error":{"message":"Upstream deadline expired","type":"OAuthException","code":2,"is_transient":true}}`,
+		},
+		"subcode 2593107 on a 429 is Transient": {
+			call: history, status: 429, class: ClassTransient, code: 100, subcode: 2593107,
+			body: `{"error":{"message":"already requested","type":"OAuthException","code":100,"error_subcode":2593107}}`,
+		},
+		"'already' with is_transient on a 400 is Transient": {
+			call: history, status: 400, class: ClassTransient, code: 100,
+			body: `{"error":{"message":"A request is already running","type":"OAuthException","code":100,"is_transient":true}}`,
+		},
+		"'already' with a throttling code on a 400 is Transient": {
+			call: contacts, status: 400, class: ClassTransient, code: 80007,
+			body: `{"error":{"message":"(#80007) Rate limit already reached","type":"OAuthException","code":80007}}`,
+		},
+		"'window' with a throttling code on a 403 is Transient": {
+			call: history, status: 403, class: ClassTransient, code: 4,
+			body: `{"error":{"message":"(#4) Request limit reached for this window","type":"OAuthException","code":4}}`,
+		},
+		"'already' in an error object on HTTP 200 is Permanent": {
+			call: history, status: 200, class: ClassPermanent, code: 100,
+			body: `{"error":{"message":"already requested","type":"OAuthException","code":100}}`,
+		},
+		"expired signup code on a 500 is still Permanent": {
+			call: exchange, status: 500, class: ClassPermanent, code: 100, subcode: 36007,
+			body: `{"error":{"message":"This authorization code has expired.","type":"OAuthException","code":100,"error_subcode":36007,"is_transient":true}}`,
+		},
 		"'already' on a non-sync call is Permanent": {
 			call: exchange, status: 400, class: ClassPermanent, code: 100, subcode: 36009,
 			body: `{"error":{"message":"This authorization code has been used already.","type":"OAuthException","code":100,"error_subcode":36009,"fbtrace_id":"A7"}}`,

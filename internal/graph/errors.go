@@ -21,10 +21,15 @@ const (
 	// codes 1, 2, 4, 17, 32, 613, 80007, 130429, 131048, 131056, or is_transient:true).
 	ClassTransient
 	// ClassAlreadyRequested: a one-shot smb_app_data sync of this type was already requested
-	// for this onboarding. For a caller that wanted it requested, that is success.
+	// for this onboarding. For a caller that wanted it requested, that is success. Only a
+	// non-transient 4xx is read this way (code or subcode 2593107, or the word "already"):
+	// the same words on a 5xx or a throttle are ClassTransient.
 	ClassAlreadyRequested
 	// ClassWindowExpired: the 24 h window after onboarding has passed; the business must
-	// offboard and onboard again.
+	// offboard and onboard again. Read, like ClassAlreadyRequested, only from a non-transient
+	// 4xx ("expired", "window", "24 hours"). A non-transient 4xx on a sync call that says
+	// neither is ClassPermanent: Meta's answer is undocumented, and a caller must stall on
+	// it rather than guess.
 	ClassWindowExpired
 	// ClassAuth: the token is invalid, expired or lacks permission (OAuthException 190, 102,
 	// 10, 200-299, 463, 467, HTTP 401, or a 403 without a Graph code). Fix the credentials.
@@ -129,3 +134,20 @@ func IsWindowExpired(err error) bool { return err != nil && ClassOf(err) == Clas
 
 // IsAuth reports whether err says the credentials are wrong.
 func IsAuth(err error) bool { return err != nil && ClassOf(err) == ClassAuth }
+
+// IsCodeExpired reports whether err is the code exchange's refusal of an Embedded Signup
+// code that outlived its 30 s (Graph code 100, subcode 36007, "This authorization code has
+// expired."): only a new signup yields another. It reads the subcode, never the text.
+func IsCodeExpired(err error) bool { return hasSubcode(err, subcodeCodeExpired) }
+
+// IsCodeUsed reports whether err is the code exchange's refusal of a code that was already
+// exchanged (Graph code 100, subcode 36009, "This authorization code has been used."). After
+// a lost answer that may have been this client's own exchange: the token is gone either way.
+func IsCodeUsed(err error) bool { return hasSubcode(err, subcodeCodeUsed) }
+
+// hasSubcode reports whether a *Error in err's chain carries Graph's subcode: the subcode
+// names the refusal, whatever top-level code Graph pairs it with.
+func hasSubcode(err error, subcode int) bool {
+	var ge *Error
+	return errors.As(err, &ge) && ge.Subcode == subcode
+}

@@ -61,11 +61,17 @@ type request struct {
 	secrets []Secret
 	// decode reads a successful response body; a failure is a permanent error.
 	decode func(body []byte) error
+	// next, when set, is the whole URL of a listing's next page (already checked to be on the
+	// base URL's host), used instead of path and query.
+	next string
 }
 
 // url returns the request's URL: base, version, then the path segments, each escaped so an
 // ID can never add a segment or a query.
 func (c *HTTPClient) url(r *request) string {
+	if r.next != "" {
+		return r.next
+	}
 	segs := append([]string{c.opts.APIVersion}, r.path...)
 	esc := make([]string, len(segs))
 	for i, s := range segs {

@@ -5,6 +5,8 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -72,6 +74,73 @@ func TestExchangeCodeShapes(t *testing.T) {
 		_, err := c.ExchangeCode(context.Background(), testApp, "AQBcode")
 		if ge := asError(t, err); ge.Class != ClassPermanent || strings.Contains(err.Error(), "secretleak") {
 			t.Errorf("got %v", err)
+		}
+	})
+}
+
+// The exchange's refusals of a signup code are terminal: named by subcode on a *Error, and
+// sent once however generous the retry policy.
+func TestExchangeRefusalsAreTerminal(t *testing.T) {
+	cases := map[string]struct {
+		status           int
+		body             string
+		expired, used    bool
+		wantSubcode      int
+		wantClass        Class
+		wantRequestsSent int
+	}{
+		"expired code": {
+			status: 400, expired: true, wantSubcode: 36007, wantClass: ClassPermanent, wantRequestsSent: 1,
+			body: `{"error":{"message":"This authorization code has expired.","type":"OAuthException","code":100,"error_subcode":36007,"fbtrace_id":"E1"}}`,
+		},
+		"used code": {
+			status: 400, used: true, wantSubcode: 36009, wantClass: ClassPermanent, wantRequestsSent: 1,
+			body: `{"error":{"message":"This authorization code has been used.","type":"OAuthException","code":100,"error_subcode":36009,"fbtrace_id":"E2"}}`,
+		},
+		"used code, subcode as a string and odd text": {
+			status: 400, used: true, wantSubcode: 36009, wantClass: ClassPermanent, wantRequestsSent: 1,
+			body: `{"error":{"message":"Invalid verification code","type":"OAuthException","code":"100","error_subcode":"36009"}}`,
+		},
+		"expired code marked transient on a 503": {
+			status: 503, expired: true, wantSubcode: 36007, wantClass: ClassPermanent, wantRequestsSent: 1,
+			body: `{"error":{"message":"This authorization code has expired.","type":"OAuthException","code":100,"error_subcode":36007,"is_transient":true}}`,
+		},
+		"malformed code is neither": {
+			status: 400, wantSubcode: 36008, wantClass: ClassPermanent, wantRequestsSent: 1,
+			body: `{"error":{"message":"Invalid verification code format.","type":"OAuthException","code":100,"error_subcode":36008}}`,
+		},
+		"'expired' text without the subcode is neither": {
+			status: 400, wantClass: ClassPermanent, wantRequestsSent: 1,
+			body: `{"error":{"message":"This authorization code has expired.","type":"OAuthException","code":100}}`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec := respond(response{status: tc.status, body: tc.body})
+			c, _ := testClient(t, rec, Options{Retry: RetryPolicy{MaxAttempts: 5}})
+			_, err := c.ExchangeCode(context.Background(), testApp, "AQBcode")
+			ge := asError(t, err)
+			if ge.Subcode != tc.wantSubcode || ge.Class != tc.wantClass {
+				t.Errorf("got subcode %d class %v, want %d %v", ge.Subcode, ge.Class, tc.wantSubcode, tc.wantClass)
+			}
+			if IsCodeExpired(err) != tc.expired || IsCodeUsed(err) != tc.used {
+				t.Errorf("IsCodeExpired %v IsCodeUsed %v, want %v %v", IsCodeExpired(err), IsCodeUsed(err), tc.expired, tc.used)
+			}
+			if n := len(rec.Seen()); n != tc.wantRequestsSent {
+				t.Errorf("the exchange was sent %d times, want %d: a spent code must not be retried", n, tc.wantRequestsSent)
+			}
+			if strings.Contains(err.Error(), "AQBcode") || strings.Contains(err.Error(), testApp.Secret.Reveal()) {
+				t.Errorf("error %q holds the code or the secret", err)
+			}
+		})
+	}
+	t.Run("wrapped and absent", func(t *testing.T) {
+		wrapped := fmt.Errorf("intake: %w", &Error{Call: CallExchangeCode, Code: 100, Subcode: 36009})
+		if !IsCodeUsed(wrapped) || IsCodeExpired(wrapped) {
+			t.Error("a wrapped used-code *Error is not recognised")
+		}
+		if IsCodeUsed(nil) || IsCodeExpired(errors.New("This authorization code has expired.")) {
+			t.Error("a nil or plain error reads as a refused code")
 		}
 	})
 }

@@ -18,12 +18,17 @@ import (
 //	  - {id: "1001", secret: app-secret}
 //	tokens:
 //	  - {app_id: "1001", waba_ids: ["2001"], value: demo-token}
+//	repeat_sync_answer: code-only
 //	numbers:
 //	  - {app_id: "1001", waba_id: "2001", phone_number_id: "3001", scenario: {preset: medium}}
 //	  - {app_id: "1001", waba_id: "2001", phone_number_id: "3002", scenario: {preset: heavy, country_calling_code: "234"}}
 type Config struct {
 	// Seed, when set, is the simulator's seed (a --seed flag wins).
-	Seed    *int64       `json:"seed,omitempty"`
+	Seed *int64 `json:"seed,omitempty"`
+	// RepeatSyncAnswer, when set, is how a repeated or late smb_app_data is refused (a
+	// --repeat-sync-answer flag wins); an unknown mode fails the parse.
+	RepeatSyncAnswer RepeatAnswer `json:"repeat_sync_answer,omitempty"`
+
 	Apps    []AppSpec    `json:"apps,omitempty"`
 	Tokens  []TokenSpec  `json:"tokens,omitempty"`
 	Numbers []NumberSpec `json:"numbers,omitempty"`
@@ -60,10 +65,15 @@ type IssuedToken struct {
 	Token   string   `json:"token"`
 }
 
-// Apply adds the config's apps, then its numbers, then its tokens (so tokens may name WABAs
-// the numbers create).
+// Apply sets the config's repeat sync answer, if any, and adds its apps, then its numbers,
+// then its tokens (so tokens may name WABAs the numbers create).
 func (s *Sim) Apply(c Config) (Applied, error) {
 	var out Applied
+	if c.RepeatSyncAnswer != "" {
+		if err := s.SetRepeatSyncAnswer(c.RepeatSyncAnswer); err != nil {
+			return out, err
+		}
+	}
 	for _, a := range c.Apps {
 		if err := s.AddApp(a); err != nil {
 			return out, err

@@ -27,10 +27,12 @@ var ControlEndpoints = []struct{ Route, Doc string }{
 	{"GET /_sim/clock", "the simulated time"},
 	{"POST /_sim/clock/advance", `move the clock: {"by":"25h"}`},
 	{"POST /_sim/clock/set", `set the clock: {"now":"2026-01-02T15:04:05Z"}`},
-	{"GET /_sim/calls", "recorded Graph calls; filters: name, phone_number_id, waba_id, app_id, status, ok=true"},
+	{"GET /_sim/calls", "recorded Graph calls, oldest first; filters: name, phone_number_id, waba_id, app_id, sync_type, status, ok=true, accepted=true"},
 	{"GET /_sim/stats", "webhook delivery stats"},
 	{"GET /_sim/faults", "fault configuration"},
-	{"PUT /_sim/faults", `replace it: {"latency":"50ms","share_429":0.1,"share_5xx":0.05,"retry_after":"1s","script":[{"call","kind","times"}]}`},
+	{"PUT /_sim/faults", `replace it: {"latency":"50ms","share_429":0.1,"share_5xx":0.05,"share_lost_response":0.05,"retry_after":"1s","script":[{"call","kind","times"}]}`},
+	{"GET /_sim/repeat-sync-answer", "how a repeated or late smb_app_data is refused"},
+	{"PUT /_sim/repeat-sync-answer", `change it: {"repeat_sync_answer":"already|code-only|unknown"}`},
 	{"POST /_sim/wait", "wait until no webhook is pending (?timeout=30s)"},
 }
 
@@ -98,7 +100,8 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_sim/calls", control(func(r *http.Request, _ struct{}) (any, error) {
 		q := r.URL.Query()
 		f := CallFilter{Name: q.Get("name"), PhoneNumberID: q.Get("phone_number_id"), WABAID: q.Get("waba_id"),
-			AppID: q.Get("app_id"), OnlyOK: q.Get("ok") == "true"}
+			AppID: q.Get("app_id"), SyncType: q.Get("sync_type"), OnlyOK: q.Get("ok") == "true",
+			OnlyAccepted: q.Get("accepted") == "true"}
 		if st := q.Get("status"); st != "" {
 			var err error
 			if f.Status, err = strconv.Atoi(st); err != nil {
@@ -118,11 +121,28 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		return s.Faults(), nil
 	}))
 	setFaults := control(func(r *http.Request, f Faults) (any, error) {
+		if err := f.Validate(); err != nil {
+			return nil, err
+		}
 		s.SetFaults(f)
 		return s.Faults(), nil
 	})
 	mux.HandleFunc("PUT /_sim/faults", setFaults)
 	mux.HandleFunc("POST /_sim/faults", setFaults)
+	type repeatBody struct {
+		RepeatSyncAnswer RepeatAnswer `json:"repeat_sync_answer"`
+	}
+	mux.HandleFunc("GET /_sim/repeat-sync-answer", control(func(r *http.Request, _ struct{}) (any, error) {
+		return repeatBody{s.RepeatSyncAnswer()}, nil
+	}))
+	setRepeat := control(func(r *http.Request, b repeatBody) (any, error) {
+		if err := s.SetRepeatSyncAnswer(b.RepeatSyncAnswer); err != nil {
+			return nil, err
+		}
+		return repeatBody{s.RepeatSyncAnswer()}, nil
+	})
+	mux.HandleFunc("PUT /_sim/repeat-sync-answer", setRepeat)
+	mux.HandleFunc("POST /_sim/repeat-sync-answer", setRepeat)
 	mux.HandleFunc("POST /_sim/wait", control(func(r *http.Request, _ struct{}) (any, error) {
 		timeout := 30 * time.Second
 		if t := r.URL.Query().Get("timeout"); t != "" {

@@ -4,6 +4,7 @@
 package graphsim
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -23,8 +24,8 @@ const (
 	Fault502 FaultKind = "502"
 	Fault503 FaultKind = "503"
 	// FaultLostResponse performs the call (with its side effects) and then loses the answer:
-	// the client sees a 504 with a non-JSON body. Only by script, never by share: it is how
-	// a crash-safe client meets "already requested" on its retry.
+	// the client sees a 504 with a non-JSON body. By script, or by Faults.ShareLostResponse:
+	// it is how a crash-safe client meets Meta's refusal of a repeat on its retry.
 	FaultLostResponse FaultKind = "lost_response"
 )
 
@@ -39,17 +40,40 @@ type FaultRule struct {
 
 // Faults configures fault injection into Graph calls (never into the control API). The random
 // shares are drawn from the simulator's seed and the call's sequence number, so a run replays.
-// A call failed by a share or by a rule other than lost_response has no side effect.
+// A call failed by a share or a rule has no side effect, except a lost_response one.
 type Faults struct {
 	// Latency is added to every Graph call.
 	Latency Duration `json:"latency,omitempty"`
 	// Share429 and Share5xx are the fractions (0..1) of calls answered 429 or 5xx.
 	Share429 float64 `json:"share_429,omitempty"`
 	Share5xx float64 `json:"share_5xx,omitempty"`
+	// ShareLostResponse is the fraction (0..1) of calls that take effect and then lose their
+	// answer, as FaultLostResponse does.
+	ShareLostResponse float64 `json:"share_lost_response,omitempty"`
 	// RetryAfter is the Retry-After of a 429, in whole seconds (rounded up); default 1s.
 	RetryAfter Duration `json:"retry_after,omitempty"`
 	// Script holds deterministic, per-call faults.
 	Script []FaultRule `json:"script,omitempty"`
+}
+
+// Validate refuses shares outside 0..1 or adding up to more than 1, where the bands that
+// pick a fault would overlap.
+func (f Faults) Validate() error {
+	shares := []struct {
+		name string
+		v    float64
+	}{{"share_429", f.Share429}, {"share_5xx", f.Share5xx}, {"share_lost_response", f.ShareLostResponse}}
+	sum := 0.0
+	for _, sh := range shares {
+		if sh.v < 0 || sh.v > 1 {
+			return fmt.Errorf("%s %v is not a fraction between 0 and 1", sh.name, sh.v)
+		}
+		sum += sh.v
+	}
+	if sum > 1 {
+		return fmt.Errorf("share_429, share_5xx and share_lost_response add up to %v, more than 1", sum)
+	}
+	return nil
 }
 
 // faultInjector decides, per Graph call, whether and how it fails.
@@ -100,6 +124,9 @@ func (f *faultInjector) decide(call, phone string) (FaultKind, time.Duration, ti
 		return Fault429, latency, retryAfter
 	case u < f.cfg.Share429+f.cfg.Share5xx:
 		return []FaultKind{Fault500, Fault502, Fault503}[mix(h)%3], latency, retryAfter
+	case u < f.cfg.Share429+f.cfg.Share5xx+f.cfg.ShareLostResponse:
+		// After the older shares' bands, so adding this one replays old seeds unchanged.
+		return FaultLostResponse, latency, retryAfter
 	}
 	return "", latency, retryAfter
 }

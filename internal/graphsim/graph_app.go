@@ -71,7 +71,8 @@ func parseFields(raw string) ([]string, bool) {
 	return fields, len(fields) > 0
 }
 
-// handleGetAppSubscriptions is GET /<APP_ID>/subscriptions with the app token.
+// handleGetAppSubscriptions is GET /<APP_ID>/subscriptions with the app token, a page at a
+// time by object.
 func (s *Sim) handleGetAppSubscriptions(q *graphRequest) {
 	ap, ok := s.appOf(q)
 	if !ok {
@@ -89,7 +90,8 @@ func (s *Sim) handleGetAppSubscriptions(q *graphRequest) {
 	}
 	data := []sub{}
 	s.mu.Lock()
-	for _, obj := range slices.Sorted(maps.Keys(ap.subs)) {
+	objects, pg, gerr := s.pageOf(q, slices.Sorted(maps.Keys(ap.subs)))
+	for _, obj := range objects {
 		a := ap.subs[obj]
 		e := sub{Object: obj, CallbackURL: a.callbackURL, Active: true, Fields: []field{}}
 		for _, f := range a.fields {
@@ -98,7 +100,11 @@ func (s *Sim) handleGetAppSubscriptions(q *graphRequest) {
 		data = append(data, e)
 	}
 	s.mu.Unlock()
-	writeJSON(q.w, http.StatusOK, map[string]any{"data": data})
+	if gerr != nil {
+		s.writeGraphError(q, *gerr)
+		return
+	}
+	writeJSON(q.w, http.StatusOK, listing{Data: data, Paging: pg})
 }
 
 // handleSetAppSubscription is POST /<APP_ID>/subscriptions: like Meta, it first verifies the

@@ -3,18 +3,16 @@
 
 package graphsim
 
-import (
-	"net/http"
-	"time"
-)
+import "net/http"
 
 // Graph's subcode for a repeated one-shot sync (one public source; the message text is what
-// most clients match).
+// most clients match). Whether Meta sends either is unknown: Options.RepeatSyncAnswer.
 const subcodeAlreadyRequested = 2593107
 
 // handleSMBAppData is POST /<PHONE_NUMBER_ID>/smb_app_data: the one-shot contacts or history
 // sync. Each type is accepted once per onboarding and only within 24 h of it (by the
-// simulated clock); an accepted request starts the webhooks in the background.
+// simulated clock); an accepted request starts the webhooks in the background. A repeat is
+// refused before a late request, each in the shape RepeatSyncAnswer picks.
 func (s *Sim) handleSMBAppData(q *graphRequest) {
 	p, ok := s.authenticate(q)
 	if !ok {
@@ -28,6 +26,7 @@ func (s *Sim) handleSMBAppData(q *graphRequest) {
 		s.writeGraphError(q, *gerr)
 		return
 	}
+	q.call.RequestID = reqID
 	writeJSON(q.w, http.StatusOK, map[string]string{"messaging_product": "whatsapp", "request_id": reqID})
 }
 
@@ -46,18 +45,12 @@ func (s *Sim) acceptSyncLocked(p principal, id, product, syncType string) (strin
 	case !n.coexistence():
 		return fail(errParam("smb_app_data is only available for numbers onboarded from the WhatsApp Business app"))
 	}
-	label := map[string]string{SyncContacts: "contacts (smb_app_state_sync)", SyncHistory: "message history"}[syncType]
 	if rec, done := n.syncs[syncType]; done {
-		e := errParam("The %s sync was already requested for this onboarding (request %s). It can be requested "+
-			"only once; to request it again the business must offboard and onboard again.", label, rec.RequestID)
-		e.subcode = subcodeAlreadyRequested
-		return fail(e)
+		return fail(errSyncRepeated(s.repeat, syncType, rec))
 	}
 	now := s.clock.Now()
 	if now.Sub(n.gen.r.onboardedAt) > syncWindow {
-		return fail(errParam("Business app data can only be synchronized within 24 hours of onboarding, and that "+
-			"window has expired (onboarded %s). The business must offboard and onboard again.",
-			n.gen.r.onboardedAt.Format(time.RFC3339)))
+		return fail(errSyncLate(s.repeat, n.gen.r.onboardedAt))
 	}
 	reqID := s.ids.requestID()
 	n.syncs[syncType] = SyncRecord{RequestID: reqID, At: now}

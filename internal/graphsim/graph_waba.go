@@ -67,7 +67,7 @@ func (s *Sim) handleSubscribeApp(q *graphRequest) {
 	writeJSON(q.w, http.StatusOK, map[string]bool{"success": true})
 }
 
-// handleListSubscribedApps is GET /<WABA_ID>/subscribed_apps.
+// handleListSubscribedApps is GET /<WABA_ID>/subscribed_apps, a page at a time by app id.
 func (s *Sim) handleListSubscribedApps(q *graphRequest) {
 	p, ok := s.authenticate(q)
 	if !ok {
@@ -85,8 +85,11 @@ func (s *Sim) handleListSubscribedApps(q *graphRequest) {
 	s.mu.Lock()
 	w, gerr := s.wabaForLocked(p, http.MethodGet, q.segs[0])
 	data := []entry{}
+	var pg *paging
 	if gerr == nil {
-		for _, appID := range slices.Sorted(maps.Keys(w.apps)) {
+		var ids []string
+		ids, pg, gerr = s.pageOf(q, slices.Sorted(maps.Keys(w.apps)))
+		for _, appID := range ids {
 			e := entry{Data: apiData{ID: appID}, Override: w.apps[appID].overrideURI}
 			if ap := s.apps[appID]; ap != nil {
 				e.Data.Link, e.Data.Name = ap.link, ap.name
@@ -99,7 +102,13 @@ func (s *Sim) handleListSubscribedApps(q *graphRequest) {
 		s.writeGraphError(q, *gerr)
 		return
 	}
-	writeJSON(q.w, http.StatusOK, map[string]any{"data": data})
+	writeJSON(q.w, http.StatusOK, listing{Data: data, Paging: pg})
+}
+
+// listing is a page of a Graph edge: {"data":[…],"paging":{…}}.
+type listing struct {
+	Data   any     `json:"data"`
+	Paging *paging `json:"paging,omitempty"`
 }
 
 // handleUnsubscribeApp is DELETE /<WABA_ID>/subscribed_apps: the token's app stops getting

@@ -77,6 +77,7 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	s.noteIDs(q)
 	defer func() {
 		q.call.Status = sw.status
+		q.call.AnsweredAt, q.call.AnsweredWall = s.clock.Now(), time.Now()
 		s.calls.add(*q.call)
 	}()
 
@@ -93,11 +94,15 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case kind == FaultLostResponse:
-		q.w = &heldWriter{h: http.Header{}} // written nowhere
+		held := &heldWriter{h: http.Header{}} // written nowhere
+		q.w = held
 		if perr == nil {
 			handle(q)
 		}
 		q.w = sw
+		q.call.Accepted = is2xx(held.status)
+		// The record's error fields describe what the client got: a proxy's page, no code.
+		q.call.ErrorCode, q.call.ErrorSubcode = 0, 0
 		s.writeFault(q, kind, retryAfter)
 		return
 	case kind != "":
@@ -111,7 +116,11 @@ func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	handle(q)
+	q.call.Accepted = is2xx(sw.status)
 }
+
+// is2xx reports whether the simulator's own answer was a success: the call took effect.
+func is2xx(status int) bool { return status >= 200 && status < 300 }
 
 // handleHeld serves a call with its answer held back until Options.BeforeAnswer has seen it:
 // the call has taken effect at "Meta", and the client does not know yet.
@@ -120,6 +129,7 @@ func (s *Sim) handleHeld(q *graphRequest, sw *statusWriter, handle func(*graphRe
 	q.w = held
 	handle(q)
 	q.w = sw
+	q.call.Accepted = is2xx(held.status)
 	c := *q.call
 	c.Status = held.status
 	s.opts.BeforeAnswer(c)
@@ -215,6 +225,9 @@ func (s *Sim) noteIDs(q *graphRequest) {
 		return
 	}
 	id := q.segs[0]
+	if len(q.segs) == 2 && q.segs[1] == "smb_app_data" {
+		q.call.SyncType = q.params["sync_type"]
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {

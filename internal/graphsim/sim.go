@@ -37,6 +37,13 @@ type Options struct {
 	DefaultVersion string
 	// HandshakeTimeout bounds a callback verification (default 10s).
 	HandshakeTimeout time.Duration
+	// RepeatSyncAnswer is how a repeated or late smb_app_data is refused, which Meta does not
+	// document (default RepeatAnswerAlready); changeable later with SetRepeatSyncAnswer. New
+	// panics on a mode ParseRepeatAnswer refuses: a typo must not quietly test another answer.
+	RepeatSyncAnswer RepeatAnswer
+	// ListPageSize is how many entries a page of a Graph listing holds when the call sets no
+	// limit (default 25, Graph's usual page size).
+	ListPageSize int
 	// BeforeAnswer, when set, sees each Graph call (not faulted ones) after it has taken
 	// effect and before its answer is written, with the answer's status. Tests use it to
 	// crash a client in the window where Meta has accepted a request and the client does
@@ -64,6 +71,7 @@ type Sim struct {
 	handler   http.Handler
 
 	mu      sync.Mutex
+	repeat  RepeatAnswer
 	apps    map[string]*app
 	tokens  map[string]*grant
 	wabas   map[string]*waba
@@ -91,6 +99,14 @@ func New(opts Options) *Sim {
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = 10 * time.Second
 	}
+	repeat, err := ParseRepeatAnswer(string(opts.RepeatSyncAnswer))
+	if err != nil {
+		panic("graphsim: Options.RepeatSyncAnswer: " + err.Error())
+	}
+	opts.RepeatSyncAnswer = repeat
+	if opts.ListPageSize <= 0 {
+		opts.ListPageSize = DefaultListPageSize
+	}
 	opts.Delivery.defaults()
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{
@@ -104,7 +120,7 @@ func New(opts Options) *Sim {
 	}
 	s := &Sim{
 		opts: opts, seed: uint64(opts.Seed), clock: opts.Clock, log: opts.Logger, client: opts.HTTPClient,
-		idle: newIdleTracker(),
+		idle: newIdleTracker(), repeat: repeat,
 		apps: map[string]*app{}, tokens: map[string]*grant{}, wabas: map[string]*waba{},
 		numbers: map[string]*number{}, codes: map[string]*signupCode{},
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -24,8 +25,9 @@ type Config struct {
 	SpoolDir string
 	// WebhookAddr is where Meta's callbacks are served (/webhooks/<namespace>/<metaapp>).
 	WebhookAddr string
-	// TLSCertFile and TLSKeyFile serve HTTPS when both are set; otherwise TLS ends at the
-	// Ingress in front of the Service.
+	// TLSCertFile and TLSKeyFile serve HTTPS when both are set, re-read when they change;
+	// with neither, TLS ends at the Ingress in front of the Service. One without the other
+	// is an error.
 	TLSCertFile, TLSKeyFile string
 	MaxBodyBytes            int64
 	StatusInterval          time.Duration
@@ -46,11 +48,17 @@ type Receiver struct {
 	Metrics    *Metrics
 
 	listener net.Listener
+	certs    *certwatcher.CertWatcher // nil without TLS
 }
 
 // Add opens the stores under cfg.SpoolDir and adds the webhook server, the dispatcher, the
 // status writer and the relay to mgr. Close the Receiver after mgr.Start returns.
 func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
+	// The certificate first: a receiver that cannot serve its webhooks must not start.
+	certs, err := newCertWatcher(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
@@ -67,7 +75,7 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 		return nil, err
 	}
 	log := ctrl.Log.WithName("receiver")
-	r := &Receiver{Spool: spool, State: state, Metrics: NewMetrics(metrics.Registry)}
+	r := &Receiver{Spool: spool, State: state, Metrics: NewMetrics(metrics.Registry), certs: certs}
 	r.Kube = &Kube{Reader: mgr.GetCache(), RotationGrace: cfg.RotationGrace}
 	r.Server = NewServer(ServerOptions{Spool: spool, Credentials: r.Kube, Metrics: r.Metrics,
 		Logger: log.WithName("http"), MaxBodyBytes: cfg.MaxBodyBytes})
@@ -93,13 +101,17 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 			return run(ctx)
 		}
 	}
-	for _, run := range []manager.Runnable{
-		afterSync(r.serve(cfg)),
+	runnables := []manager.Runnable{
+		afterSync(r.serve()),
 		afterSync(r.Dispatcher.Start),
 		afterSync(r.Status.Start),
 		afterSync(r.Relay.Start),
 		manager.RunnableFunc(r.gauges),
-	} {
+	}
+	if certs != nil {
+		runnables = append(runnables, certs)
+	}
+	for _, run := range runnables {
 		if err := mgr.Add(run); err != nil {
 			r.Close()
 			return nil, err
@@ -121,8 +133,10 @@ func (r *Receiver) Close() {
 }
 
 // serve runs the webhook server; on stop it lets requests in flight finish (their bodies are
-// being made durable) before returning.
-func (r *Receiver) serve(cfg Config) func(context.Context) error {
+// being made durable) before returning. A server that fails returns its error at once, which
+// stops the manager and the receiver with it: running on without answering Meta would only
+// look healthy.
+func (r *Receiver) serve() func(context.Context) error {
 	return func(ctx context.Context) error {
 		srv := &http.Server{
 			Handler:           r.Server,
@@ -140,17 +154,16 @@ func (r *Receiver) serve(cfg Config) func(context.Context) error {
 			defer cancel()
 			_ = srv.Shutdown(sctx)
 		}()
-		var err error
-		if cfg.TLSCertFile != "" && cfg.TLSKeyFile != "" {
-			err = srv.ServeTLS(r.listener, cfg.TLSCertFile, cfg.TLSKeyFile)
-		} else {
-			err = srv.Serve(r.listener)
+		l := r.listener
+		if r.certs != nil {
+			l = tlsListener(l, r.certs)
 		}
-		<-done
+		err := srv.Serve(l)
 		if errors.Is(err, http.ErrServerClosed) {
+			<-done
 			return nil
 		}
-		return err
+		return fmt.Errorf("webhook server: %w", err)
 	}
 }
 

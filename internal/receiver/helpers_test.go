@@ -38,13 +38,15 @@ const (
 // (Feb 2025), before its messages examples (Jun 2025).
 var testOnboardedAt = time.Unix(1_745_000_000, 0).UTC()
 
+// shopTarget and otherTarget carry the UIDs of coexNumber(testNS, name): the status writer
+// applies counts only to the object they were recorded for.
 func shopTarget(relay bool) Target {
-	return Target{Namespace: testNS, Name: "shop", PhoneNumberID: testPhoneID, WABAID: testWABA,
+	return Target{Namespace: testNS, Name: "shop", UID: "uid-shop", PhoneNumberID: testPhoneID, WABAID: testWABA,
 		DisplayPhoneNumber: testDisplay, OnboardedAt: testOnboardedAt, Relay: relay}
 }
 
 func otherTarget(relay bool) Target {
-	return Target{Namespace: testNS, Name: "shop-two", PhoneNumberID: otherPhoneID, WABAID: testWABA,
+	return Target{Namespace: testNS, Name: "shop-two", UID: "uid-shop-two", PhoneNumberID: otherPhoneID, WABAID: testWABA,
 		DisplayPhoneNumber: otherDisplay, OnboardedAt: testOnboardedAt, Relay: relay}
 }
 
@@ -386,9 +388,6 @@ func accountBody(t testing.TB, waba string, sentAt int64, v webhook.AccountUpdat
 	t.Helper()
 	return envelope(t, waba, sentAt, change(t, webhook.FieldAccountUpdate, v))
 }
-
-// ptr returns a pointer to v.
-func ptr[T any](v T) *T { return &v }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 

@@ -168,10 +168,15 @@ func (w *StatusWriter) write(ctx context.Context, stream string, unsupported int
 		return err
 	}
 	counts, ok, err := w.o.State.Counts(stream)
-	if err != nil || !ok {
+	// Nothing in the state (it was lost, say) is no reason to write: an apply of nothing
+	// would remove every field the receiver wrote before. Counts of another UID belong to a
+	// predecessor of the same name and are not this object's; the cache the dispatcher
+	// resolves numbers with is this one, so counts are never stamped ahead of it, and the
+	// new object's first webhook marks it again.
+	if err != nil || !ok || !belongsTo(counts, n) {
 		return err
 	}
-	desired := applyStatus(n, counts)
+	desired := applyStatus(n, carryForward(counts, n))
 	body, err := json.Marshal(desired)
 	if err != nil {
 		return err

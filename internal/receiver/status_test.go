@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -538,23 +537,64 @@ func TestStatusWriterWritesEachMarkedNumber(t *testing.T) {
 	}
 }
 
-func TestStatusWriterRewritesARecreatedNumber(t *testing.T) {
-	f := newStatusFixture(t)
-	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
-	f.w.Flush(context.Background())
-	// The CoexNumber is deleted and created again under the same name: a new object whose
-	// status holds none of the receiver's fields.
-	fresh := coexNumber(testNS, "shop")
-	fresh.UID, fresh.Generation, fresh.Status = "uid-shop-recreated", 1, v1.CoexNumberStatus{}
-	f.reader.objs[objKey(fresh, types.NamespacedName{Namespace: testNS, Name: "shop"})] = fresh
-	f.w.Mark([]string{testStream}, nil)
-	f.w.Flush(context.Background())
-	if n := len(f.patchesFor(testStream)); n != 2 {
-		t.Fatal(fmt.Sprintf("BUG: status.go:171-173 (with 187) skips a write when the body equals the last one written for the "+
-			"stream (\"namespace/name\"), whatever the object now holds: after the CoexNumber is deleted and recreated "+
-			"(or its status is overwritten by another writer), the receiver's fields are not written again until a count "+
-			"changes or the receiver restarts (%d patches, want 2). Fix: key the cache by UID (and resourceVersion "+
-			"or generation), or compare with the object's current status fields instead of the last body sent.", n))
+// TestStatusWriterNeverWritesAPredecessorsCounts: the counts in the state belong to the UID
+// they were recorded for. A CoexNumber deleted and recreated under the same name is a new
+// object (a re-onboarding): until its own first webhook it shows none of its predecessor's
+// history, echoes or offboarding. The same object whose status another writer clobbered is
+// written again.
+func TestStatusWriterNeverWritesAPredecessorsCounts(t *testing.T) {
+	tests := []struct {
+		name      string
+		uid       types.UID
+		unstamped bool // the counts are stored without the UID they were recorded for
+		wantWrite bool
+	}{
+		{name: "recreated under the same name (new UID)", uid: "uid-shop-recreated"},
+		{name: "counts without a UID (a state from before counts were stamped)", uid: "uid-shop", unstamped: true},
+		{name: "the same object, its status cleared by another writer", uid: "uid-shop", wantWrite: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newStatusFixture(t)
+			f.h.deliverAndDrain(
+				historyBody(t, testPhoneID, 1, chunk(2, 1, 100, thread("u1", "m1"))),
+				echoesBody(t, testPhoneID, 2, echo("e1", "u", 1_750_000_000)),
+				readTestdata(t, "account_partner_removed_disconnection.json"),
+				readTestdata(t, "unsupported.json"),
+			)
+			if tc.unstamped {
+				c := f.h.counts(testStream)
+				c.UID = ""
+				putCounts(t, f.h.state, testStream, c)
+			}
+			obj := coexNumber(testNS, "shop")
+			obj.UID, obj.Status = tc.uid, v1.CoexNumberStatus{}
+			f.reader.objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
+			f.w.Mark([]string{testStream}, map[string]int{testStream: 1})
+			f.w.Flush(context.Background())
+
+			ps := f.patchesFor(testStream)
+			if !tc.wantWrite {
+				if len(ps) != 0 {
+					t.Fatalf("counts recorded for UID %q were applied to the CoexNumber with UID %q: %s",
+						f.h.counts(testStream).UID, tc.uid, ps[0].body)
+				}
+				select {
+				case e := <-f.events.Events:
+					t.Errorf("an event about the predecessor's messages was raised on the new object: %s", e)
+				default:
+				}
+				return
+			}
+			if len(ps) != 1 {
+				t.Fatalf("%d patches, want 1: the receiver's fields cleared from its own object are written again", len(ps))
+			}
+			for _, s := range []string{`"echoes":{"count":1`, webhook.EventPartnerRemoved, `"chunks":1`} {
+				if !strings.Contains(string(ps[0].body), s) {
+					t.Errorf("the rewrite does not restore %s: %s", s, ps[0].body)
+				}
+			}
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/controllers"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/test/harness"
@@ -53,7 +54,9 @@ var (
 )
 
 // BenchmarkApply applies -bench.numbers CoexNumbers (1,000 by default) at once against the
-// simulator, with the manager binary as its own process, and reports beside their goals: the
+// simulator, with the manager binary as its own process and the receiver binary beside it
+// (the simulator delivers the numbers' webhooks to it, and it writes their history status
+// while the manager writes its own, as in the pod), and reports beside their goals: the
 // seconds from the first create until every number has both sync requests recorded, the Graph
 // calls per number by call, the manager's peak memory, and the steady-state Graph traffic.
 // Each iteration is a whole run; run it once (-benchtime 1x, as `make bench` does).
@@ -76,7 +79,9 @@ func benchApply(b *testing.B, numbers int) {
 	w := newWorld(b, numbers)
 	ctx := context.Background()
 
-	// Phase 1: apply and wait until all are requested.
+	// Phase 1: apply and wait until all are requested, with the receiver writing each
+	// number's history status as its webhooks arrive.
+	rcv := w.startReceiver()
 	mgr := harness.StartManager(b, w.env, "--graph-rps", strconv.Itoa(benchGraphRPS), "--graph-burst", strconv.Itoa(benchGraphBurst))
 	stopMem := make(chan struct{})
 	mem := mgr.SampleMemory(stopMem)
@@ -102,9 +107,17 @@ func benchApply(b *testing.B, numbers int) {
 	eventsTotal, eventsByReason := w.eventsPerNumber(ctx)
 
 	// Phase 2: nothing changes for a while; with the default 10 min drift check, no number is
-	// due, so Graph should hear nothing.
+	// due, so Graph should hear nothing, whatever the receiver writes meanwhile.
 	time.Sleep(quietFor)
 	quiet := callsAfter(w.sim.Calls(graphsim.CallFilter{}), lastSeq(untilRequested))
+	rcvWrites := rcv.Metric("coex_receiver_status_writes_total")
+	hooks := w.sim.Stats()
+	pQuiet, err := w.progress(ctx)
+	must(b, err)
+	if rcvWrites <= 0 || hooks.Delivered == 0 || hooks.Failed != 0 {
+		b.Errorf("the receiver made %.0f status writes; the simulator delivered %d webhooks to it, %d failed: "+
+			"the run is not the one with the receiver writing status", rcvWrites, hooks.Delivered, hooks.Failed)
+	}
 	close(stopMem)
 	peak := <-mem
 	mgr.Stop(syscall.SIGTERM)
@@ -185,6 +198,10 @@ func benchApply(b *testing.B, numbers int) {
 	t.notes("    by reason: " + eventsByReason)
 	t.row(fmt.Sprintf("Graph calls in the %s after, nothing changed (drift check every %s)", quietFor, controllers.DefaultSubscriptionRecheck),
 		fmt.Sprintf("%d", len(quiet)), "0")
+	t.row(fmt.Sprintf("receiver: webhooks delivered to it, and its status writes per number, until %s after", quietFor),
+		fmt.Sprintf("%d, %.2f", hooks.Delivered, rcvWrites/nf), "")
+	t.row(fmt.Sprintf("  numbers Active (history recorded) when all were requested / %s after", quietFor),
+		fmt.Sprintf("%d / %d", p.phases[v1.PhaseActive], pQuiet.phases[v1.PhaseActive]), "")
 	if rc.n > 0 {
 		t.row(fmt.Sprintf("steady state: mean interval between a number's rechecks / period (%s, %d intervals)", steadyRecheck, rc.n),
 			fmt.Sprintf("%.3f", rc.ratio), "1.00-1.10 (10% jitter)")
@@ -202,8 +219,8 @@ func benchApply(b *testing.B, numbers int) {
 		"<= 512 MiB (its container limit)")
 	// Printed, not logged: the testing package cuts a benchmark's log to 10 lines.
 	fmt.Printf("\nBenchmarkApply: %d CoexNumbers applied at once against the Meta simulator; the manager binary\n"+
-		"(MaxConcurrentReconciles %d, --graph-rps %d), kube-apiserver, etcd and this test each in their own process,\n"+
-		"%d CPUs shared by all of them.\n%s\n",
+		"(MaxConcurrentReconciles %d, --graph-rps %d), the receiver binary (the simulator's webhooks, status writes),\n"+
+		"kube-apiserver, etcd and this test each in their own process, %d CPUs shared by all of them.\n%s\n",
 		numbers, controllers.DefaultMaxConcurrentReconciles, benchGraphRPS, runtime.NumCPU(), &t)
 }
 

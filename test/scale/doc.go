@@ -10,7 +10,8 @@
 //     per number, although the manager (in this process, so its Graph answers can be cut) is
 //     stopped in the middle with answers lost in flight and a fresh one takes over.
 //   - BenchmarkApply applies -bench.numbers numbers (1,000 by default; `make bench` runs 1,000
-//     and 5,000) with the manager binary as its own process, and prints the seconds until all
+//     and 5,000) with the manager and receiver binaries as their own processes (the receiver
+//     taking the simulator's webhooks and writing status), and prints the seconds until all
 //     are requested, the Graph calls per number, the manager's peak memory and the steady-state
 //     Graph traffic, each beside its goal.
 package scale

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ import (
 	"github.com/coex-operator/coex-operator/controllers"
 	"github.com/coex-operator/coex-operator/internal/controlplane"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
+	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // One Meta app holds every number; each number is its own business with its own WABA, as
@@ -43,6 +45,8 @@ const (
 	appSecret = "s3cret"
 	appName   = "acme"
 	appToken  = "scale-token"
+	// verifyToken is the MetaApp's webhook verify token.
+	verifyToken = "verify-me"
 )
 
 // The one-shot steps of a number and the Graph call each makes once: the goal is exactly
@@ -55,7 +59,8 @@ func phoneNumberID(i int) string { return fmt.Sprintf("3%06d", i) }
 func displayNumber(i int) string { return fmt.Sprintf("+1415555%04d", i) }
 
 // world is a control plane with the CRDs, the Meta simulator serving Graph on loopback, a
-// webhook sink answering 200 to whatever the simulator sends after a sync request, and a
+// webhook sink answering 200 to whatever the simulator sends after a sync request (until
+// startReceiver sends them to the receiver binary instead), and a
 // namespace holding the MetaApp, its Secret and the token Secret. The numbers exist in the
 // simulator; createNumbers applies their CoexNumbers.
 type world struct {
@@ -109,7 +114,7 @@ func newWorld(tb testing.TB, n int) *world {
 	w.ns = ns.Name
 	must(tb, k8s.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: appName + "-app"},
-		StringData: map[string]string{"app-secret": appSecret, "verify-token": "verify-me"},
+		StringData: map[string]string{"app-secret": appSecret, "verify-token": verifyToken},
 	}))
 	must(tb, k8s.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: "number-token"},
@@ -174,6 +179,34 @@ func (w *world) number(i int) *v1.CoexNumber {
 			TokenSecretRef:     &v1.SecretKeySelector{Name: "number-token", Key: "token"},
 		},
 	}
+}
+
+// startReceiver runs the receiver binary (its spool in a folder of its own) and has the
+// simulator deliver the app's webhooks to it instead of the sink, as in the pod: the receiver
+// writes each number's history and contacts status with server-side apply while the manager
+// writes its own. It returns once the receiver answers Meta's verification handshake.
+func (w *world) startReceiver() *harness.Process {
+	w.tb.Helper()
+	p := harness.New(w.tb, w.env, "receiver")
+	hooks := harness.FreeAddr(w.tb)
+	p.MetricsAddr = harness.FreeAddr(w.tb)
+	p.Args = []string{"--spool-dir", filepath.Join(p.Dir, "spool"), "--webhook-bind-address", hooks,
+		"--metrics-bind-address", p.MetricsAddr, "--health-probe-bind-address", "0"}
+	p.Start()
+	callback := fmt.Sprintf("http://%s/webhooks/%s/%s", hooks, w.ns, appName)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := harness.Get(callback + "?hub.mode=subscribe&hub.verify_token=" + verifyToken + "&hub.challenge=ping")
+		if code == http.StatusOK && body == "ping" {
+			break
+		}
+		if time.Now().After(deadline) {
+			w.tb.Fatalf("the receiver did not answer the handshake within a minute: %d %s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	must(w.tb, w.sim.SubscribeAppFields(appID, callback, v1.CoexistenceWebhookFields...))
+	return p
 }
 
 // runningManager is a controller manager with the reconcilers, started in this process.
@@ -306,7 +339,8 @@ func (w *world) waitAllRequested(every, timeout time.Duration) progress {
 	}
 }
 
-// checkRequested fails unless every number is Syncing with both sync conditions True.
+// checkRequested fails unless every number has both sync conditions True and is Syncing, or
+// Active once a receiver has recorded its history.
 func (w *world) checkRequested(p progress) {
 	w.tb.Helper()
 	for i := range p.items {
@@ -316,8 +350,8 @@ func (w *world) checkRequested(p progress) {
 				w.tb.Errorf("%s: condition %s is not True: %+v", n.Name, typ, meta.FindStatusCondition(n.Status.Conditions, typ))
 			}
 		}
-		if n.Status.Phase != v1.PhaseSyncing {
-			w.tb.Errorf("%s: phase %s, want %s", n.Name, n.Status.Phase, v1.PhaseSyncing)
+		if n.Status.Phase != v1.PhaseSyncing && n.Status.Phase != v1.PhaseActive {
+			w.tb.Errorf("%s: phase %s, want %s or %s", n.Name, n.Status.Phase, v1.PhaseSyncing, v1.PhaseActive)
 		}
 	}
 }
