@@ -325,19 +325,72 @@ var _ = Describe("a CoexNumber", func() {
 
 	It("on deletion removes the subscription it made once no other number needs it, and never deregisters", func() {
 		w.createApp()
-		n := w.number()
-		other := w.number(func(o *v1.CoexNumber) { o.Name = "sales"; o.Spec.PhoneNumberID = "3002" })
+		waba := uniqueWABA()
+		n := w.number(func(n *v1.CoexNumber) { n.Spec.WABAID = waba })
+		other := w.number(func(o *v1.CoexNumber) { o.Name = "sales"; o.Spec.PhoneNumberID = "3002"; o.Spec.WABAID = waba })
 		Eventually(cond(n, v1.ConditionWebhooksSubscribed)).Should(HavePrefix("True/"))
 		Eventually(cond(other, v1.ConditionWebhooksSubscribed)).Should(HavePrefix("True/"))
 		Expect(fresh(n).Finalizers).To(ContainElement(finalizer))
 
-		Expect(k8s.Delete(ctx, fresh(n))).To(Succeed())
-		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(n), &v1.CoexNumber{}) }).Should(
-			MatchError(ContainSubstring("not found")))
+		deleteAndWait(n)
 		Expect(w.count(graph.CallUnsubscribeApp)()).To(BeZero(), "the other number still needs the subscription")
 
-		Expect(k8s.Delete(ctx, fresh(other))).To(Succeed())
-		Eventually(w.count(graph.CallUnsubscribeApp)).Should(Equal(1))
+		deleteAndWait(other)
+		Expect(w.count(graph.CallUnsubscribeApp)()).To(Equal(1))
+	})
+
+	It("on deletion keeps a subscription that a number of the same Meta app in another namespace uses", func() {
+		w.createApp()
+		waba := uniqueWABA()
+		n := w.number(func(n *v1.CoexNumber) { n.Spec.WABAID = waba })
+		Eventually(cond(n, v1.ConditionWebhooksSubscribed)).Should(Equal("True/" + coexstatus.ReasonSubscribed))
+		Expect(fresh(n).Status.Subscription.CreatedByOperator).To(BeTrue())
+
+		// Another tenant's namespace, a MetaApp with the same app ID, a number on the same WABA:
+		// Meta's subscription is the (app, WABA) pair, so they share it.
+		w2 := newWorld()
+		w2.subscribed.Store(true)
+		w2.createApp()
+		n2 := w2.number(func(o *v1.CoexNumber) { o.Spec.WABAID = waba; o.Spec.PhoneNumberID = "3002" })
+		Eventually(cond(n2, v1.ConditionWebhooksSubscribed)).Should(HavePrefix("True/"))
+
+		deleteAndWait(n)
+		Expect(w.count(graph.CallUnsubscribeApp)()).To(BeZero(), "a number of the same app in another namespace uses it")
+		Eventually(func() bool { return fresh(n2).Status.Subscription.CreatedByOperator }).Should(BeTrue(),
+			"the record of who made it moves to the number that stays")
+
+		deleteAndWait(n2)
+		Expect(w2.count(graph.CallUnsubscribeApp)()).To(Equal(1), "the last user removes it")
+	})
+
+	It("on deletion removes its subscription when the other namespace's number belongs to another Meta app", func() {
+		w.createApp()
+		waba := uniqueWABA()
+		n := w.number(func(n *v1.CoexNumber) { n.Spec.WABAID = waba })
+		Eventually(cond(n, v1.ConditionWebhooksSubscribed)).Should(Equal("True/" + coexstatus.ReasonSubscribed))
+
+		w2 := newWorld()
+		w2.createApp(func(a *v1.MetaApp) { a.Spec.AppID = "1999" })
+		n2 := w2.number(func(o *v1.CoexNumber) { o.Spec.WABAID = waba; o.Spec.PhoneNumberID = "3002" })
+		Eventually(cond(n2, v1.ConditionWebhooksSubscribed)).Should(HavePrefix("True/"))
+
+		deleteAndWait(n)
+		Expect(w.count(graph.CallUnsubscribeApp)()).To(Equal(1))
+	})
+
+	It("on deletion of a suspended number makes no Graph call and says the subscription was kept", func() {
+		w.createApp()
+		n := w.number(func(n *v1.CoexNumber) { n.Spec.WABAID = uniqueWABA() })
+		Eventually(cond(n, v1.ConditionWebhooksSubscribed)).Should(Equal("True/" + coexstatus.ReasonSubscribed))
+		cur := fresh(n)
+		cur.Spec.Suspend = true
+		Expect(k8s.Update(ctx, cur)).To(Succeed())
+		Eventually(phaseOf(n)).Should(Equal(v1.PhaseSuspended))
+		before := len(w.numberCalls())
+
+		deleteAndWait(n)
+		Expect(w.numberCalls()).To(HaveLen(before), "suspended: not one Graph call, deletion included")
+		Eventually(eventReasons(n)).Should(ContainElement("SubscriptionKept"))
 	})
 
 	It("warns, named for what it measures, when no message from the app is seen for 10 days", func() {

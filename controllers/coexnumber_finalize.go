@@ -48,20 +48,20 @@ func (r *CoexNumberReconciler) unsubscribeIfLast(ctx context.Context, n *v1.Coex
 	if c := meta.FindStatusCondition(n.Status.Conditions, v1.ConditionOffboarded); c != nil && c.Status == metav1.ConditionTrue {
 		return nil // disconnected: no Graph calls
 	}
-	var others v1.CoexNumberList
-	if err := r.Client.List(ctx, &others, client.InNamespace(n.Namespace), client.MatchingFields{appRefIndex: n.Spec.AppRef.Name}); err != nil {
-		return err
-	}
-	for i := range others.Items {
-		if o := &others.Items[i]; o.UID != n.UID && o.Spec.WABAID == n.Spec.WABAID && o.DeletionTimestamp.IsZero() {
-			// Still needed. The subscription belongs to the app and the WABA, not to this
-			// number: hand the record to a number that stays, so the last one removes it.
-			return r.handOverSubscription(ctx, o)
-		}
+	if n.Spec.Suspend {
+		return keptError{"the number is suspended, and a suspended number makes no Graph call"}
 	}
 	st := &numberState{n: n, orig: n.DeepCopy(), now: r.Clock.Now()}
 	if ok, err := r.metaApp(ctx, st); !ok || err != nil {
 		return keptOr(err, "the MetaApp is gone")
+	}
+	if heir, err := r.subscriptionHeir(ctx, n, st.app.Spec.AppID); err != nil || heir != nil {
+		if err != nil {
+			return err
+		}
+		// Still needed. The subscription belongs to the app and the WABA, not to this
+		// number: hand the record to a number that stays, so the last one removes it.
+		return r.handOverSubscription(ctx, heir)
 	}
 	if ok, err := r.credentials(ctx, st); !ok || err != nil {
 		return keptOr(err, "the credentials are gone")
@@ -70,6 +70,36 @@ func (r *CoexNumberReconciler) unsubscribeIfLast(ctx context.Context, n *v1.Coex
 		return keptError{err.Error()}
 	}
 	return nil
+}
+
+// subscriptionHeir returns a number that stays and still uses the subscription of Meta app
+// appID to n's WABA, in any namespace, or nil when n is the last. A subscription is Meta's
+// (app, WABA) pair: a MetaApp in another namespace with the same app ID shares it.
+func (r *CoexNumberReconciler) subscriptionHeir(ctx context.Context, n *v1.CoexNumber, appID string) (*v1.CoexNumber, error) {
+	var users v1.CoexNumberList
+	if err := r.Client.List(ctx, &users, client.MatchingFields{wabaIndex: n.Spec.WABAID}); err != nil {
+		return nil, err
+	}
+	apps := map[client.ObjectKey]string{{Namespace: n.Namespace, Name: n.Spec.AppRef.Name}: appID}
+	for i := range users.Items {
+		o := &users.Items[i]
+		if o.UID == n.UID || !o.DeletionTimestamp.IsZero() {
+			continue
+		}
+		key := client.ObjectKey{Namespace: o.Namespace, Name: o.Spec.AppRef.Name}
+		id, seen := apps[key]
+		if !seen {
+			app := &v1.MetaApp{}
+			if err := r.Client.Get(ctx, key, app); client.IgnoreNotFound(err) != nil {
+				return nil, err
+			}
+			id, apps[key] = app.Spec.AppID, app.Spec.AppID
+		}
+		if id == appID {
+			return o, nil
+		}
+	}
+	return nil, nil
 }
 
 // keptError says why the operator's WABA subscription is left in place.

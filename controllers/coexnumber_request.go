@@ -5,9 +5,7 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -68,13 +66,12 @@ func (r *CoexNumberReconciler) requestOnce(ctx context.Context, st *numberState,
 	switch {
 	case err == nil:
 		rec.RequestID, rec.RequestedAt = req.RequestID, &now
-		r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonRequested,
-			fmt.Sprintf("%s sync requested (request id %s)", s.kind, req.RequestID))
+		r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonRequested, requestedMessage(s.kind, req.RequestID))
 	case graph.IsAlreadyRequested(err):
 		rec.RequestedAt = &now
 		r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonAlreadyRequested,
 			fmt.Sprintf("Meta says the %s sync was already requested for this onboarding: %v", s.kind, err))
-	case notTaken(err):
+	case graph.NotTaken(err):
 		// Refused before it was acted on: nothing is pending at Meta, the next ask is a first.
 		rec.IntentAt = nil
 		r.graphFailed(st, s.condition, fmt.Sprintf("cannot request the %s sync", s.kind), err)
@@ -110,15 +107,10 @@ func (r *CoexNumberReconciler) requestOnce(ctx context.Context, st *numberState,
 	return s.record(&n.Status).RequestedAt != nil, nil
 }
 
-// throttleCodes are Graph's rate-limit codes: the call was refused before it was acted on.
-var throttleCodes = map[int]bool{4: true, 17: true, 32: true, 613: true, 80007: true, 130429: true, 131048: true, 131056: true}
-
-// notTaken reports whether a failed call was certainly not acted on by Meta: refused for its
-// credentials or throttled. A 5xx or a broken connection is not certain.
-func notTaken(err error) bool {
-	var ge *graph.Error
-	if !errors.As(err, &ge) {
-		return false
+// requestedMessage says a sync was requested, with Meta's request id when its answer had one.
+func requestedMessage(kind, requestID string) string {
+	if requestID == "" {
+		return fmt.Sprintf("%s sync requested (Meta answered 2xx without a readable request id)", kind)
 	}
-	return ge.Class == graph.ClassAuth || ge.HTTPStatus == http.StatusTooManyRequests || throttleCodes[ge.Code]
+	return fmt.Sprintf("%s sync requested (request id %s)", kind, requestID)
 }

@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,16 +127,35 @@ func (w *world) count(call string) func() int {
 	return func() int { return w.fake.Count(call) }
 }
 
-func (w *world) createApp() {
+func (w *world) createApp(edits ...func(*v1.MetaApp)) {
 	GinkgoHelper()
-	Expect(k8s.Create(ctx, &v1.MetaApp{
+	app := &v1.MetaApp{
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: "acme"},
 		Spec: v1.MetaAppSpec{
 			AppID:          testAppID,
 			AppSecretRef:   v1.SecretKeySelector{Name: "acme-app", Key: "app-secret"},
 			VerifyTokenRef: v1.SecretKeySelector{Name: "acme-app", Key: "verify-token"},
 		},
-	})).To(Succeed())
+	}
+	for _, e := range edits {
+		e(app)
+	}
+	Expect(k8s.Create(ctx, app)).To(Succeed())
+}
+
+// wabaSeq numbers the WABAs of specs that need one of their own: every spec's namespace stays
+// in the API server (envtest runs no namespace controller), and a subscription is shared by
+// every number of the same app ID and WABA, in any namespace.
+var wabaSeq atomic.Int64
+
+func uniqueWABA() string { return fmt.Sprintf("29%05d", wabaSeq.Add(1)) }
+
+// deleteAndWait deletes n and waits until its finalizer let it go.
+func deleteAndWait(n *v1.CoexNumber) {
+	GinkgoHelper()
+	Expect(k8s.Delete(ctx, fresh(n))).To(Succeed())
+	Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(n), &v1.CoexNumber{}) }).Should(
+		MatchError(ContainSubstring("not found")))
 }
 
 // number creates a CoexNumber (after the MetaApp unless noApp), changed by each edit.

@@ -170,9 +170,10 @@ func (c *HTTPClient) SetAppSubscription(ctx context.Context, app App, req AppSub
 	})
 }
 
-// RequestContactsSync asks for the one-shot contacts sync. It is retried on transient
-// errors like every call (see do): a duplicate comes back as ClassAlreadyRequested when Meta's
-// refusal names it, and as ClassPermanent when it does not.
+// RequestContactsSync asks for the one-shot contacts sync. It is retried only when Meta
+// certainly did not act (see do); any other failure comes back for the caller to settle. A
+// refusal of a repeat is ClassAlreadyRequested when Meta's 4xx names it, ClassPermanent when
+// it does not.
 func (c *HTTPClient) RequestContactsSync(ctx context.Context, token Secret, phoneNumberID string) (SyncRequest, error) {
 	return c.requestSync(ctx, CallRequestContactsSync, SyncTypeContacts, token, phoneNumberID)
 }
@@ -189,14 +190,16 @@ func (c *HTTPClient) requestSync(ctx context.Context, call, syncType string, tok
 		token: token, contentType: contentTypeJSON,
 		body:    mustJSON(map[string]string{"messaging_product": "whatsapp", "sync_type": syncType}),
 		secrets: []Secret{token},
+		// A 2xx without a Graph error means Meta took the request, whatever the body says:
+		// an answer whose request id cannot be read is still an accepted request, never an
+		// error that would lead to a second ask.
 		decode: func(b []byte) error {
 			var resp struct {
-				RequestID string `json:"request_id"`
+				RequestID json.RawMessage `json:"request_id"`
 			}
-			if err := json.Unmarshal(b, &resp); err != nil {
-				return err
+			if json.Unmarshal(b, &resp) == nil {
+				sr.RequestID = jsonScalar(resp.RequestID)
 			}
-			sr.RequestID = resp.RequestID
 			return nil
 		},
 	})
@@ -252,4 +255,18 @@ func mustJSON(v map[string]string) []byte {
 		panic("cannot encode a map of strings: " + err.Error())
 	}
 	return b
+}
+
+// jsonScalar is a JSON string's value or a number's digits ("" for anything else): Graph
+// sends ids as strings, but an id sent as a number is the same id.
+func jsonScalar(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
 }

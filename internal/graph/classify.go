@@ -17,10 +17,13 @@ var (
 	// authCodes mean the token is invalid, expired or lacks a permission (200-299 are
 	// permission codes too). 463 and 467 are usually subcodes of 190; both places count.
 	authCodes = map[int]bool{190: true, 102: true, 10: true, 463: true, 467: true}
-	// transientCodes mean "slow down or try again": unknown/service errors (1, 2), app,
-	// user, page and custom throttling (4, 17, 32, 613), and WhatsApp's rate limits.
-	transientCodes = map[int]bool{1: true, 2: true, 4: true, 17: true, 32: true, 613: true,
+	// throttleCodes are app, user, page and custom throttling (4, 17, 32, 613) and
+	// WhatsApp's rate limits: Graph refused the call before acting on it.
+	throttleCodes = map[int]bool{4: true, 17: true, 32: true, 613: true,
 		80007: true, 130429: true, 131048: true, 131056: true}
+	// unknownErrorCodes are Graph's "unknown" and "service" errors (1, 2): try again later,
+	// but the call may have been acted on.
+	unknownErrorCodes = map[int]bool{1: true, 2: true}
 )
 
 // codeSyncAlreadyRequested is the one code a public implementation uses for a repeated
@@ -51,7 +54,8 @@ func classify(call string, status, code, subcode int, isTransient bool, text str
 	if call == CallExchangeCode && (subcode == subcodeCodeExpired || subcode == subcodeCodeUsed) {
 		return ClassPermanent
 	}
-	transient := status == http.StatusTooManyRequests || status >= 500 || transientCodes[code] || isTransient
+	transient := status == http.StatusTooManyRequests || status >= 500 || throttleCodes[code] ||
+		unknownErrorCodes[code] || isTransient
 	if isSyncCall(call) && !transient && status >= 400 && status <= 499 {
 		if c, ok := syncRefusal(code, subcode, text); ok {
 			return c

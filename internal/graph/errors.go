@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 )
 
@@ -71,6 +73,9 @@ type Error struct {
 	// Err is the transport error when no response came (timeout, connection refused), with
 	// any URL in it stripped of its query, where secrets travel.
 	Err error
+
+	// notSent marks a call that never left this process (no rate-limit token in time).
+	notSent bool
 }
 
 func (e *Error) Error() string {
@@ -108,6 +113,22 @@ func (e *Error) GoString() string {
 	}
 	return fmt.Sprintf("&graph.Error{Call:%q, HTTPStatus:%d, Code:%d, Subcode:%d, Type:%q, Message:%q, FBTraceID:%q, RetryAfter:%v, Class:%v, Err:%q}",
 		e.Call, e.HTTPStatus, e.Code, e.Subcode, e.Type, e.Message, e.FBTraceID, e.RetryAfter, e.Class, errText)
+}
+
+// NotTaken reports whether err certainly means Graph did not act on the call: it was never
+// sent (no rate-limit token, the connection could not be opened), or Graph refused it for its
+// credentials or for rate (HTTP 429 or a throttling code). A 5xx, a timeout or a reset
+// connection is not certain: the request may have been acted on before the failure.
+func NotTaken(err error) bool {
+	var ge *Error
+	if !errors.As(err, &ge) {
+		return false
+	}
+	if ge.notSent || ge.Class == ClassAuth || ge.HTTPStatus == http.StatusTooManyRequests || throttleCodes[ge.Code] {
+		return true
+	}
+	var op *net.OpError
+	return ge.HTTPStatus == 0 && errors.As(ge.Err, &op) && op.Op == "dial"
 }
 
 // ClassOf returns the class of err: the Class of a *Error in its chain, ClassTransient for a

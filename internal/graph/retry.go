@@ -15,9 +15,11 @@ import (
 // errors are retried, after a full-jitter exponential backoff, or Graph's Retry-After when
 // that is longer. After the bounds, the error is the last attempt's *Error.
 //
-// Every call is retried the same way, the one-shot smb_app_data requests included: they are
-// not idempotent, but a transient failure leaves their outcome unknown, and asking again
-// either succeeds or yields ClassAlreadyRequested, which callers treat as done.
+// The one-shot smb_app_data requests are the exception: they are not idempotent, and Meta's
+// answer to a repeat is undocumented (META_API.md). They are retried here only after an
+// answer that proves Meta did not act (NotTaken: never sent, throttled, refused for its
+// credentials). After a 5xx, a timeout or a reset connection the outcome is unknown and the
+// error goes back to the caller, which settles it from webhooks before it ever asks again.
 func (c *HTTPClient) do(ctx context.Context, r *request) error {
 	if c.baseErr != nil {
 		return &Error{Call: r.call, Class: ClassPermanent, Err: c.baseErr}
@@ -44,7 +46,8 @@ func (c *HTTPClient) do(ctx context.Context, r *request) error {
 			return nil
 		}
 		last = err
-		if err.Class != ClassTransient || ctx.Err() != nil || attempt >= p.MaxAttempts {
+		if err.Class != ClassTransient || ctx.Err() != nil || attempt >= p.MaxAttempts ||
+			(isSyncCall(r.call) && !NotTaken(err)) {
 			return err
 		}
 		d := c.backoff(attempt, err.RetryAfter)
@@ -83,9 +86,9 @@ func (c *HTTPClient) waitBucket(ctx context.Context, call string) error {
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return &Error{Call: call, Class: ClassTransient, Err: ctxErr}
+			return &Error{Call: call, Class: ClassTransient, Err: ctxErr, notSent: true}
 		}
-		return &Error{Call: call, Class: ClassTransient,
+		return &Error{Call: call, Class: ClassTransient, notSent: true,
 			Err: fmt.Errorf("cannot get a rate-limit token before the deadline: %w", context.DeadlineExceeded)}
 	}
 	return nil

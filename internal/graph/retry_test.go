@@ -160,12 +160,12 @@ func TestPermanentErrorsAreNotRetried(t *testing.T) {
 }
 
 func TestTransientThenSuccess(t *testing.T) {
-	rec := respond(response{status: 503, body: unavailable}, ok(`{"messaging_product":"whatsapp","request_id":"r1"}`))
+	rec := respond(response{status: 503, body: unavailable}, ok(`{"id":"42","display_phone_number":"+1 555"}`))
 	var outcomes []string
 	c, _ := testClient(t, rec, Options{Observer: func(_, o string, _ time.Duration) { outcomes = append(outcomes, o) }})
-	sr, err := c.RequestContactsSync(context.Background(), "tok", "42")
-	if err != nil || sr.RequestID != "r1" {
-		t.Fatalf("got %+v, %v", sr, err)
+	pn, err := c.GetPhoneNumber(context.Background(), "tok", "42")
+	if err != nil || pn.ID != "42" {
+		t.Fatalf("got %+v, %v", pn, err)
 	}
 	if n := len(rec.Seen()); n != 2 {
 		t.Errorf("server saw %d requests, want 2", n)
@@ -175,16 +175,64 @@ func TestTransientThenSuccess(t *testing.T) {
 	}
 }
 
-// A one-shot sync whose first answer was lost is asked again; the duplicate says "already".
-func TestOneShotRetryEndsInAlreadyRequested(t *testing.T) {
-	rec := respond(
-		response{status: 502, body: `<html>Bad Gateway</html>`},
-		response{status: 400, body: `{"error":{"message":"History sync already requested","type":"OAuthException","code":100}}`},
-	)
-	c, _ := testClient(t, rec, Options{})
-	_, err := c.RequestHistorySync(context.Background(), "tok", "42")
-	if !IsAlreadyRequested(err) || len(rec.Seen()) != 2 {
-		t.Errorf("got %v after %d requests, want AlreadyRequested after 2", err, len(rec.Seen()))
+// A one-shot sync is not idempotent and Meta's answer to a repeat is undocumented: after an
+// answer that leaves the outcome unknown (5xx, a reset connection) the client does not ask
+// again; the error goes back to the caller, which settles it from webhooks first.
+func TestOneShotNotRetriedAfterUnknownOutcome(t *testing.T) {
+	for name, first := range map[string]response{
+		"502 from a proxy":   {status: 502, body: `<html>Bad Gateway</html>`},
+		"503 from Graph":     {status: 503, body: unavailable},
+		"500 code 1":         {status: 500, body: `{"error":{"message":"An unknown error has occurred.","code":1}}`},
+		"5xx saying already": {status: 503, body: `{"error":{"message":"already requested","code":2}}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := respond(first, ok(`{"request_id":"r2"}`))
+			c, clk := testClient(t, rec, Options{})
+			_, err := c.RequestHistorySync(context.Background(), "tok", "42")
+			if !IsTransient(err) || NotTaken(err) {
+				t.Errorf("got %v (not taken %v), want a transient error whose outcome is unknown", err, NotTaken(err))
+			}
+			if len(rec.Seen()) != 1 || len(clk.Sleeps()) != 0 {
+				t.Errorf("%d requests, %d sleeps; want 1 and 0", len(rec.Seen()), len(clk.Sleeps()))
+			}
+		})
+	}
+}
+
+// A throttled one-shot was refused before Meta acted on it: asking again is a first ask, so
+// the client retries it like any call.
+func TestOneShotRetriedAfterThrottle(t *testing.T) {
+	for name, first := range map[string]response{
+		"429":            {status: 429, header: map[string]string{"Retry-After": "1"}, body: `{"error":{"message":"slow down","code":4}}`},
+		"400 code 80007": {status: 400, body: `{"error":{"message":"rate limit","code":80007}}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := respond(first, ok(`{"request_id":"r2"}`))
+			c, _ := testClient(t, rec, Options{})
+			sr, err := c.RequestContactsSync(context.Background(), "tok", "42")
+			if err != nil || sr.RequestID != "r2" || len(rec.Seen()) != 2 {
+				t.Errorf("got %+v, %v after %d requests; want r2 after 2", sr, err, len(rec.Seen()))
+			}
+		})
+	}
+}
+
+// A 2xx is Meta taking the request: an answer whose request id cannot be read is still a
+// success, never an error that would lead to a second ask.
+func TestOneShotSuccessWithoutReadableID(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"request_id":"r1"}`:  "r1",
+		`{"request_id":12345}`: "12345",
+		`{"success":true}`:     "",
+		`<html>OK</html>`:      "",
+		``:                     "",
+	} {
+		rec := respond(ok(body))
+		c, _ := testClient(t, rec, Options{})
+		sr, err := c.RequestHistorySync(context.Background(), "tok", "42")
+		if err != nil || sr.RequestID != want || len(rec.Seen()) != 1 {
+			t.Errorf("body %q: got %+v, %v after %d requests; want id %q after 1", body, sr, err, len(rec.Seen()), want)
+		}
 	}
 }
 
@@ -297,5 +345,40 @@ func TestConnectionRefusedIsTransient(t *testing.T) {
 	err := c.UnsubscribeApp(context.Background(), "tok", "42")
 	if ge := asError(t, err); ge.Class != ClassTransient || ge.HTTPStatus != 0 || ge.Err == nil {
 		t.Errorf("got %#v", ge)
+	}
+}
+
+// A refused connection never reached Meta, so a one-shot sync may be asked again at once;
+// the caller gets an error that says so.
+func TestOneShotRetriedWhenNeverSent(t *testing.T) {
+	var attempts int
+	c := closedServerClient(t, Options{Retry: RetryPolicy{MaxAttempts: 3},
+		Observer: func(string, string, time.Duration) { attempts++ }})
+	_, err := c.RequestContactsSync(context.Background(), "tok", "42")
+	if !IsTransient(err) || !NotTaken(err) {
+		t.Errorf("got %v (not taken %v), want a transient error that certainly was not taken", err, NotTaken(err))
+	}
+	if attempts != 3 {
+		t.Errorf("%d attempts, want 3", attempts)
+	}
+}
+
+func TestNotTaken(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&Error{HTTPStatus: 429, Class: ClassTransient}, true},
+		{&Error{HTTPStatus: 400, Code: 131056, Class: ClassTransient}, true},
+		{&Error{HTTPStatus: 401, Class: ClassAuth}, true},
+		{&Error{HTTPStatus: 500, Code: 1, Class: ClassTransient}, false},
+		{&Error{HTTPStatus: 503, Class: ClassTransient}, false},
+		{&Error{Class: ClassTransient, Err: context.DeadlineExceeded}, false},
+		{&Error{HTTPStatus: 400, Code: 100, Class: ClassPermanent}, false},
+		{errors.New("not a graph error"), false},
+	} {
+		if got := NotTaken(tc.err); got != tc.want {
+			t.Errorf("NotTaken(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

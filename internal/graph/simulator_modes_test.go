@@ -34,10 +34,12 @@ func TestSimRepeatSyncAnswers(t *testing.T) {
 			e.sim.SetFaults(graphsim.Faults{Script: []graphsim.FaultRule{
 				{Call: graph.CallRequestHistorySync, Kind: graphsim.FaultLostResponse, Times: 1}}})
 			_, err := e.client.RequestHistorySync(ctx, tok, simPhone)
+			wantClass(t, err, graph.ClassTransient)                  // outcome unknown: not retried inside the client
+			_, err = e.client.RequestHistorySync(ctx, tok, simPhone) // the caller's one re-ask
 			wantClass(t, err, tc.repeat)
 			calls := e.sim.Calls(graphsim.CallFilter{Name: graph.CallRequestHistorySync, PhoneNumberID: simPhone})
 			if len(calls) != 2 || !calls[0].Accepted || calls[1].Accepted {
-				t.Errorf("calls %+v: want the lost one accepted and one refused retry, no more", calls)
+				t.Errorf("calls %+v: want the lost one accepted and one refused re-ask, no more", calls)
 			}
 		})
 		t.Run(string(mode)+"/late", func(t *testing.T) {
@@ -54,14 +56,17 @@ func TestSimRepeatSyncAnswers(t *testing.T) {
 	}
 }
 
-// A lost answer drawn by share, not by script: the sync happens, the client retries, and
-// the retry meets the refusal of a repeat.
+// A lost answer drawn by share, not by script: the sync happens, and the client does not
+// ask again on its own.
 func TestSimShareLostResponse(t *testing.T) {
 	e := newSimEnv(t, graphsim.Scenario{Preset: "small"})
 	tok := e.token(t)
 	e.sim.SetFaults(graphsim.Faults{ShareLostResponse: 1})
 	_, err := e.client.RequestContactsSync(context.Background(), tok, simPhone)
-	wantClass(t, err, graph.ClassTransient) // every answer lost, attempts spent
+	wantClass(t, err, graph.ClassTransient)
+	if n := e.sim.CountCalls(graphsim.CallFilter{SyncType: graph.SyncTypeContacts}); n != 1 {
+		t.Errorf("%d contacts requests, want 1: an unknown outcome is not retried in the client", n)
+	}
 	info, _ := e.sim.Number(simPhone)
 	if _, ok := info.Syncs[graph.SyncTypeContacts]; !ok {
 		t.Errorf("syncs %v: the first lost request must have taken effect", info.Syncs)

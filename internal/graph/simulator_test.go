@@ -261,16 +261,14 @@ func TestSimErrorClasses(t *testing.T) {
 	})
 
 	for _, kind := range []graphsim.FaultKind{graphsim.Fault429, graphsim.Fault500, graphsim.Fault502, graphsim.Fault503} {
-		t.Run("Transient "+string(kind)+" is retried, then succeeds", func(t *testing.T) {
+		t.Run("Transient "+string(kind)+" on a read is retried, then succeeds", func(t *testing.T) {
 			e := newSimEnv(t, graphsim.Scenario{Preset: "small"})
 			tok := e.token(t)
-			e.sim.SetFaults(graphsim.Faults{Script: []graphsim.FaultRule{{Call: graph.CallRequestHistorySync, Kind: kind, Times: 2}}})
-			req, err := e.client.RequestHistorySync(ctx, tok, simPhone)
-			must(t, err)
-			if req.RequestID == "" {
-				t.Fatal("no request id")
+			e.sim.SetFaults(graphsim.Faults{Script: []graphsim.FaultRule{{Call: graph.CallGetPhoneNumber, Kind: kind, Times: 2}}})
+			if _, err := e.client.GetPhoneNumber(ctx, tok, simPhone); err != nil {
+				t.Fatal(err)
 			}
-			if n := e.sim.CountCalls(graphsim.CallFilter{Name: graph.CallRequestHistorySync}); n != 3 {
+			if n := e.sim.CountCalls(graphsim.CallFilter{Name: graph.CallGetPhoneNumber}); n != 3 {
 				t.Errorf("%d attempts, want 3", n)
 			}
 			if len(*e.sleeps) != 2 {
@@ -279,6 +277,27 @@ func TestSimErrorClasses(t *testing.T) {
 			if kind == graphsim.Fault429 && (*e.sleeps)[0] < time.Second {
 				t.Errorf("backoff %v ignores the 429's Retry-After of 1s", (*e.sleeps)[0])
 			}
+		})
+	}
+
+	// A one-shot sync is retried only after a throttle, which proves Meta did not act; a 5xx
+	// leaves the outcome unknown and goes back to the caller after one request.
+	for kind, wantCalls := range map[graphsim.FaultKind]int{graphsim.Fault429: 3, graphsim.Fault500: 1, graphsim.Fault502: 1, graphsim.Fault503: 1} {
+		t.Run("one-shot sync after "+string(kind), func(t *testing.T) {
+			e := newSimEnv(t, graphsim.Scenario{Preset: "small"})
+			tok := e.token(t)
+			e.sim.SetFaults(graphsim.Faults{Script: []graphsim.FaultRule{{Call: graph.CallRequestHistorySync, Kind: kind, Times: 2}}})
+			req, err := e.client.RequestHistorySync(ctx, tok, simPhone)
+			if n := e.sim.CountCalls(graphsim.CallFilter{Name: graph.CallRequestHistorySync}); n != wantCalls {
+				t.Errorf("%d attempts, want %d", n, wantCalls)
+			}
+			if wantCalls > 1 {
+				if err != nil || req.RequestID == "" {
+					t.Errorf("got %+v, %v; want a request id after the throttles", req, err)
+				}
+				return
+			}
+			wantClass(t, err, graph.ClassTransient)
 		})
 	}
 
@@ -299,15 +318,18 @@ func TestSimErrorClasses(t *testing.T) {
 		}
 	})
 
-	t.Run("a lost response then AlreadyRequested: requested exactly once", func(t *testing.T) {
+	t.Run("a lost response: Transient after one request, the sync taken once", func(t *testing.T) {
 		e := newSimEnv(t, graphsim.Scenario{Preset: "small"})
 		tok := e.token(t)
 		e.sim.SetFaults(graphsim.Faults{Script: []graphsim.FaultRule{{Call: graph.CallRequestHistorySync, Kind: graphsim.FaultLostResponse, Times: 1}}})
 		_, err := e.client.RequestHistorySync(ctx, tok, simPhone)
-		wantClass(t, err, graph.ClassAlreadyRequested)
+		wantClass(t, err, graph.ClassTransient)
 		info, _ := e.sim.Number(simPhone)
 		if _, ok := info.Syncs[graph.SyncTypeHistory]; !ok || len(info.Syncs) != 1 {
 			t.Errorf("simulator syncs = %+v, want the history request recorded once", info.Syncs)
+		}
+		if n := e.sim.CountCalls(graphsim.CallFilter{Name: graph.CallRequestHistorySync}); n != 1 {
+			t.Errorf("%d requests, want 1", n)
 		}
 	})
 }

@@ -46,9 +46,7 @@ func oneShotSizeFromEnv() oneShotSize {
 // The answers a simulator can give to a repeated smb_app_data (Meta does not document it):
 // Graph's subcode 2593107 with the "already requested" text, the subcode alone, or a generic
 // "Invalid parameter" 400 that says nothing.
-// "unknown" is left out until the Graph client stops retrying a one-shot POST after an
-// ambiguous failure inside one call (its retry's refusal then reads as a first ask's).
-var repeatSyncAnswers = []string{"already", "code-only"}
+var repeatSyncAnswers = []string{"already", "code-only", "unknown"}
 
 // syncCalls maps the Graph calls of the one-shot syncs to Meta's sync_type.
 var syncCalls = map[string]string{"RequestContactsSync": graphsim.SyncContacts, "RequestHistorySync": graphsim.SyncHistory}
