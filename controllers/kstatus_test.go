@@ -19,17 +19,19 @@ import (
 // kstatusOf runs kstatus (Flux's cli-utils, what Flux's health checks and `kubectl wait`-style
 // tools use) on the object as the API server returns it.
 func kstatusOf(obj client.Object, kind string) func() status.Status {
-	return func() status.Status {
-		GinkgoHelper()
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		Expect(err).NotTo(HaveOccurred())
-		u := &unstructured.Unstructured{Object: m}
-		u.SetGroupVersionKind(v1.GroupVersion.WithKind(kind))
-		res, err := status.Compute(u)
-		Expect(err).NotTo(HaveOccurred())
-		return res.Status
-	}
+	return func() status.Status { return kstatusResult(obj, kind).Status }
+}
+
+func kstatusResult(obj client.Object, kind string) *status.Result {
+	GinkgoHelper()
+	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	Expect(err).NotTo(HaveOccurred())
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(v1.GroupVersion.WithKind(kind))
+	res, err := status.Compute(u)
+	Expect(err).NotTo(HaveOccurred())
+	return res
 }
 
 var _ = Describe("kstatus on real objects (what GitOps tools read)", func() {
@@ -56,6 +58,17 @@ var _ = Describe("kstatus on real objects (what GitOps tools read)", func() {
 		n := w.number(func(n *v1.CoexNumber) { n.Spec.DisplayPhoneNumber = "+2348012345678" })
 		Eventually(phaseOf(n)).Should(Equal(v1.PhaseFailed))
 		Expect(kstatusOf(n.DeepCopy(), "CoexNumber")()).To(Equal(status.FailedStatus))
+	})
+
+	// kstatus has no suspended state: a suspended number is not Ready, so it reads InProgress
+	// and the message says why (a Flux wait names it; Argo CD's health check says Suspended).
+	It("reads a suspended number as InProgress whose message says it is suspended", func() {
+		w.createApp()
+		n := w.number(func(n *v1.CoexNumber) { n.Spec.Suspend = true })
+		Eventually(phaseOf(n)).Should(Equal(v1.PhaseSuspended))
+		res := kstatusResult(n.DeepCopy(), "CoexNumber")
+		Expect(res.Status).To(Equal(status.InProgressStatus))
+		Expect(res.Message).To(ContainSubstring("spec.suspend is true"))
 	})
 
 	It("reads a ready MetaApp as Current", func() {

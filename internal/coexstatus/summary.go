@@ -103,7 +103,9 @@ func Summarize(n *v1.CoexNumber) {
 		meta.RemoveStatusCondition(&n.Status.Conditions, v1.ConditionReconciling)
 	} else {
 		meta.RemoveStatusCondition(&n.Status.Conditions, v1.ConditionStalled)
-		// Active and Suspended are at rest: kstatus reads them as Current, not InProgress.
+		// Active and Suspended are at rest, not progressing. kstatus reads Active as Current;
+		// it has no suspended state, so a suspended number (Ready=False) reads InProgress with
+		// the Suspended message, and Argo CD's health check reads it as Suspended.
 		if phase == v1.PhaseActive || phase == v1.PhaseSuspended {
 			meta.RemoveStatusCondition(&n.Status.Conditions, v1.ConditionReconciling)
 		} else {

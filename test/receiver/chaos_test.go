@@ -248,7 +248,7 @@ func TestChaos(t *testing.T) {
 	r.row("check", "result")
 	r.row("numbers Active with the scenario's counts", fmt.Sprintf("%d of %d", counted, len(nums)))
 	r.row("one accepted contacts and one history request per number", fmt.Sprintf("%d of %d", once, len(nums)))
-	r.row("kills in the window settled by Meta's \"already requested\"", fmt.Sprintf("%d of %d", settledByMeta, inWindow))
+	r.row("kills in the window settled by webhooks or Meta's refusal", fmt.Sprintf("%d of %d", settledByMeta, inWindow))
 	r.row("events relayed (distinct ids; bad signatures)", fmt.Sprintf("%d of %d; %d", c.distinct, wantEvents, c.badSig))
 	r.row("  sent again after a receiver kill, same id (bound)", fmt.Sprintf("%d (%d)", c.redelivered, limit))
 	r.row("forged requests accepted", fmt.Sprintf("%d of %d", forgedAccepted.Load(), forgedSent.Load()))
