@@ -138,6 +138,33 @@ var _ = Describe("a CoexNumber", func() {
 		Expect(phaseOf(n)()).NotTo(Equal(v1.PhaseReonboardRequired))
 	})
 
+	It("keeps an unknown outcome unknown when the re-ask is throttled: the next answer is read as a re-ask's", func() {
+		w.createApp()
+		answers := []error{
+			&graph.Error{Call: graph.CallRequestContactsSync, HTTPStatus: 503, Class: graph.ClassTransient}, // may have been taken
+			transient(), // the re-ask throttled: certainly not taken
+			&graph.Error{Call: graph.CallRequestContactsSync, HTTPStatus: 400, Code: 100, Message: "Invalid parameter",
+				Class: graph.ClassPermanent}, // an answer that says nothing
+		}
+		var calls atomic.Int64
+		w.fake.RequestContactsSyncFunc = func(context.Context, graph.Secret, string) (graph.SyncRequest, error) {
+			return graph.SyncRequest{}, answers[min(int(calls.Add(1))-1, len(answers)-1)]
+		}
+		n := w.number()
+		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonOutcomeUnknown))
+		intent := fresh(n).Status.Contacts.IntentAt
+		Expect(intent).NotTo(BeNil())
+		for range 2 {
+			clk.Step(retryTransient)
+			force(n)
+			Eventually(calls.Load).Should(BeNumerically(">=", calls.Load()+1))
+		}
+		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonRequestUnconfirmed),
+			"the 400 answers a re-ask (the first ask's outcome is still unknown), not a first ask (SyncRefused)")
+		Expect(fresh(n).Status.Contacts.IntentAt).To(Equal(intent), "the first ask's intent is kept through the throttle")
+		Consistently(calls.Load, "2s").Should(Equal(int64(3)), "no fourth ask")
+	})
+
 	It("retries a failing sync request after a backoff, not in a loop, even when each error differs", func() {
 		w.createApp()
 		var calls atomic.Int64

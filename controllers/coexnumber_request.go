@@ -72,8 +72,12 @@ func (r *CoexNumberReconciler) requestOnce(ctx context.Context, st *numberState,
 		r.condition(st, s.condition, metav1.ConditionTrue, coexstatus.ReasonAlreadyRequested,
 			fmt.Sprintf("Meta says the %s sync was already requested for this onboarding: %v", s.kind, err))
 	case graph.NotTaken(err):
-		// Refused before it was acted on: nothing is pending at Meta, the next ask is a first.
-		rec.IntentAt = nil
+		// Refused before it was acted on. A first ask left nothing pending at Meta, so the
+		// next ask is a first again. A re-ask leaves the earlier ask's outcome as unknown as
+		// it was: the intent stays, and the next ask is still the one re-ask.
+		if !reask {
+			rec.IntentAt = nil
+		}
 		r.graphFailed(st, s.condition, fmt.Sprintf("cannot request the %s sync", s.kind), err)
 	case graph.IsTransient(err):
 		// A 5xx or a lost connection: Meta may have acted. Keep the intent; evidence or one

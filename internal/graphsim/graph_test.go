@@ -242,27 +242,41 @@ func TestLostResponseHappenedAnyway(t *testing.T) {
 	}
 }
 
+// Random faults, lost answers included, are drawn from the seed: the same seed gives the
+// same answers, and the share of faulted answers is near the one asked for.
 func TestRandomFaultsAreDeterministic(t *testing.T) {
-	run := func() []int {
-		e := newEnv(t, Options{Seed: 42, Faults: Faults{Share429: 0.2, Share5xx: 0.2}}, small())
-		var st []int
-		for range 40 {
-			st = append(st, e.call(http.MethodGet, "/v23.0/"+tPhone, e.token, nil).status)
-		}
-		return st
-	}
-	a, b := run(), run()
-	faults := 0
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("call %d: %d then %d", i, a[i], b[i])
-		}
-		if a[i] != http.StatusOK {
-			faults++
-		}
-	}
-	if faults < 5 || faults > 30 {
-		t.Fatalf("%d faults of 40 at 40%%", faults)
+	for name, tc := range map[string]struct {
+		faults      Faults
+		faulted     func(status int) bool
+		least, most int
+	}{
+		"429 and 5xx at 40%": {Faults{Share429: 0.2, Share5xx: 0.2}, func(s int) bool { return s != http.StatusOK }, 5, 30},
+		"lost answers at 30%": {Faults{Share429: 0.1, ShareLostResponse: 0.3},
+			func(s int) bool { return s == http.StatusGatewayTimeout }, 4, 24},
+	} {
+		t.Run(name, func(t *testing.T) {
+			run := func() []int {
+				e := newEnv(t, Options{Seed: 42, Faults: tc.faults}, small())
+				var st []int
+				for range 40 {
+					st = append(st, e.call(http.MethodGet, "/v23.0/"+tPhone, e.token, nil).status)
+				}
+				return st
+			}
+			a, b := run(), run()
+			faulted := 0
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("call %d: %d then %d with the same seed", i, a[i], b[i])
+				}
+				if tc.faulted(a[i]) {
+					faulted++
+				}
+			}
+			if faulted < tc.least || faulted > tc.most {
+				t.Fatalf("%d faulted answers of 40", faulted)
+			}
+		})
 	}
 }
 

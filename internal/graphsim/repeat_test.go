@@ -149,30 +149,6 @@ func TestShareLostResponse(t *testing.T) {
 	}
 }
 
-func TestShareLostResponseReplaysFromTheSeed(t *testing.T) {
-	run := func() []int {
-		e := newEnv(t, Options{Seed: 42, Faults: Faults{Share429: 0.1, ShareLostResponse: 0.3}}, small())
-		var st []int
-		for range 40 {
-			st = append(st, e.call(http.MethodGet, "/v23.0/"+tPhone, e.token, nil).status)
-		}
-		return st
-	}
-	a, b := run(), run()
-	lost := 0
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("call %d: %d then %d with the same seed", i, a[i], b[i])
-		}
-		if a[i] == http.StatusGatewayTimeout {
-			lost++
-		}
-	}
-	if lost < 4 || lost > 24 {
-		t.Fatalf("%d lost answers of 40 at 30%%", lost)
-	}
-}
-
 func TestFaultsValidate(t *testing.T) {
 	cases := map[string]struct {
 		f      Faults

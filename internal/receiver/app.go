@@ -79,7 +79,8 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	r.Kube = &Kube{Reader: mgr.GetCache(), RotationGrace: cfg.RotationGrace}
 	r.Server = NewServer(ServerOptions{Spool: spool, Credentials: r.Kube, Metrics: r.Metrics,
 		Logger: log.WithName("http"), MaxBodyBytes: cfg.MaxBodyBytes})
-	r.Status = NewStatusWriter(StatusWriterOptions{Client: mgr.GetClient(), Reader: mgr.GetCache(), State: state,
+	r.Status = NewStatusWriter(StatusWriterOptions{Client: mgr.GetClient(), Reader: mgr.GetCache(),
+		APIReader: mgr.GetAPIReader(), State: state,
 		Interval: cfg.StatusInterval, Events: mgr.GetEventRecorder("coex-receiver"), Metrics: r.Metrics,
 		Logger: log.WithName("status")})
 	r.Dispatcher = NewDispatcher(DispatcherOptions{Spool: spool, State: state, Resolver: r.Kube, Metrics: r.Metrics,

@@ -43,7 +43,10 @@ type StatusWriterOptions struct {
 	// Client applies status; Reader (a cache) finds the CoexNumber for its generation.
 	Client client.Client
 	Reader client.Reader
-	State  *State
+	// APIReader reads the API server itself, past the cache, when an apply's precondition
+	// fails (default: Client).
+	APIReader client.Reader
+	State     *State
 	// Interval coalesces writes: a number's status is written at most once per interval
 	// (default 1 s), however many webhooks arrived for it.
 	Interval time.Duration
@@ -73,6 +76,9 @@ func NewStatusWriter(o StatusWriterOptions) *StatusWriter {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 8
+	}
+	if o.APIReader == nil {
+		o.APIReader = o.Client
 	}
 	return &StatusWriter{o: o, dirty: map[string]bool{}, unsupported: map[string]int{}}
 }
@@ -160,51 +166,75 @@ func (w *StatusWriter) write(ctx context.Context, stream string, unsupported int
 	if !ok {
 		return nil
 	}
+	key := types.NamespacedName{Namespace: ns, Name: name}
 	n := &v1.CoexNumber{}
-	if err := w.o.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, n); err != nil {
+	if err := w.o.Reader.Get(ctx, key, n); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil // deleted: nothing to write to
 		}
 		return err
 	}
-	counts, ok, err := w.o.State.Counts(stream)
-	// Nothing in the state (it was lost, say) is no reason to write: an apply of nothing
-	// would remove every field the receiver wrote before. Counts of another UID belong to a
-	// predecessor of the same name and are not this object's; the cache the dispatcher
-	// resolves numbers with is this one, so counts are never stamped ahead of it, and the
-	// new object's first webhook marks it again.
-	if err != nil || !ok || !belongsTo(counts, n) {
-		return err
+	written, err := w.apply(ctx, stream, n)
+	if apierrors.IsConflict(err) {
+		// The cache was behind the object: read the object itself. A number deleted and
+		// created again under the same name has another UID, and its predecessor's counts
+		// are not written to it.
+		n = &v1.CoexNumber{}
+		if err = w.o.APIReader.Get(ctx, key, n); err == nil {
+			written, err = w.apply(ctx, stream, n)
+		}
 	}
-	desired := applyStatus(n, carryForward(counts, n))
-	body, err := json.Marshal(desired)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	// Compared with the object as it is (not with the last write), so a recreated number or
-	// a status another writer clobbered is written again.
-	want, _ := json.Marshal(desired.Status)
-	have, _ := json.Marshal(ownedStatus(n))
-	if !bytes.Equal(want, have) {
-		patch := &v1.CoexNumber{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-		err := w.o.Client.Status().Patch(ctx, patch, client.RawPatch(types.ApplyPatchType, body),
-			client.FieldOwner(FieldOwner), client.ForceOwnership)
-		if w.o.Metrics != nil {
-			w.o.Metrics.StatusWrites.WithLabelValues(resultLabel(err)).Inc()
-		}
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("apply status: %w", err)
-		}
-	}
-	if unsupported > 0 && w.o.Events != nil {
+	if written && unsupported > 0 && w.o.Events != nil {
 		w.o.Events.Eventf(n, nil, corev1.EventTypeWarning, ReasonUnsupportedMessage, "Receive",
 			"%d message(s) could not be shown through the Cloud API (error %d: sent from an ad or an unsupported "+
 				"companion device); ask the business to check the WhatsApp Business app", unsupported, webhook.CodeUnsupportedMessage)
 	}
 	return nil
+}
+
+// apply writes the receiver's status of n from the counts, when they are n's and differ from
+// what n shows. The apply carries n's resourceVersion as a precondition: the API server
+// refuses it (Conflict) unless n is the object as stored, so counts are never written to an
+// object the writer did not see (the status subresource ignores a UID in the body). It
+// reports whether n's counts are in its status afterwards.
+func (w *StatusWriter) apply(ctx context.Context, stream string, n *v1.CoexNumber) (bool, error) {
+	counts, ok, err := w.o.State.Counts(stream)
+	// Nothing in the state (it was lost, say) is no reason to write: an apply of nothing
+	// would remove every field the receiver wrote before. Counts of another UID belong to a
+	// predecessor of the same name and are not this object's; the new object's first
+	// webhook marks it again.
+	if err != nil || !ok || !belongsTo(counts, n) {
+		return false, err
+	}
+	desired := applyStatus(n, carryForward(counts, n))
+	// Compared with the object as it is (not with the last write), so a recreated number or
+	// a status another writer clobbered is written again.
+	want, _ := json.Marshal(desired.Status)
+	have, _ := json.Marshal(ownedStatus(n))
+	if bytes.Equal(want, have) {
+		return true, nil
+	}
+	desired.Metadata.ResourceVersion = n.ResourceVersion
+	body, err := json.Marshal(desired)
+	if err != nil {
+		return false, err
+	}
+	patch := &v1.CoexNumber{ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: n.Name}}
+	err = w.o.Client.Status().Patch(ctx, patch, client.RawPatch(types.ApplyPatchType, body),
+		client.FieldOwner(FieldOwner), client.ForceOwnership)
+	if w.o.Metrics != nil {
+		w.o.Metrics.StatusWrites.WithLabelValues(resultLabel(err)).Inc()
+	}
+	if err != nil {
+		return false, fmt.Errorf("apply status: %w", err)
+	}
+	return true, nil
 }
 
 func resultLabel(err error) string {
@@ -226,6 +256,9 @@ type statusApply struct {
 type statusApplyMeta struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
+	// ResourceVersion is the version of the object the counts were checked against: a
+	// precondition the API server enforces on an apply (see StatusWriter.apply).
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
 // applyStatus builds the receiver's status of n from its counts.

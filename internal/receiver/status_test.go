@@ -208,7 +208,7 @@ func TestApplyStatusFields(t *testing.T) {
 // receiverOwned lists, per object of the apply body, the keys the receiver may write.
 var receiverOwned = map[string][]string{
 	"":                           {"apiVersion", "kind", "metadata", "status"},
-	"metadata":                   {"name", "namespace"},
+	"metadata":                   {"name", "namespace", "resourceVersion"}, // a precondition, not a field one owns
 	"status":                     {"history", "contacts", "echoes", "unsupportedMessages", "offboarding", "conditions"},
 	"status.history":             {"phase", "chunks", "progress", "threads", "messages", "declined", "completedAt"},
 	"status.contacts":            {"added", "removed"},

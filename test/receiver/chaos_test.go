@@ -66,7 +66,12 @@ func TestChaos(t *testing.T) {
 	w := newWorld(t, graphsim.DeliveryOptions{DuplicateShare: 0.2, MaxInFlight: 8,
 		RetryBase: 100 * time.Millisecond, RetryMax: 2 * time.Second, MaxAttempts: 1_000_000})
 	mgr := startManager(t, w)
-	names := map[string]string{} // phone number id → CoexNumber, written before the number exists
+	// phone number id → CoexNumber, complete before the kill hook can read it from the
+	// simulator's goroutines.
+	names := map[string]string{"399999": "big"}
+	for i := range size.numbers {
+		names[fmt.Sprintf("30%04d", i)] = fmt.Sprintf("n%03d", i)
+	}
 	windowKills := w.killInTheWindow(t, size.windowKills, names, mgr.Restart)
 	w.sim.SetFaults(graphsim.Faults{Share429: 0.15, Share5xx: 0.15, RetryAfter: graphsim.Duration(time.Second)})
 
@@ -77,10 +82,8 @@ func TestChaos(t *testing.T) {
 	var nums []num
 	for i := range size.numbers {
 		name, phone := fmt.Sprintf("n%03d", i), fmt.Sprintf("30%04d", i)
-		names[phone] = name
 		nums = append(nums, num{name, phone, w.addNumber(name, fmt.Sprintf("20%04d", i), phone, graphsim.Scenario{Preset: "small"})})
 	}
-	names["399999"] = "big"
 	nums = append(nums, num{"big", "399999", w.addNumber("big", "299999", "399999", graphsim.Scenario{Preset: size.bigPreset})})
 	start := time.Now()
 

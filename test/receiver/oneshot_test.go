@@ -124,6 +124,26 @@ func testOneShot(t *testing.T, size oneShotSize, mode string) {
 	if len(pending) > 0 {
 		t.Errorf("%d of %d numbers not Active with HistorySynced after %s:\n  %s", len(pending), len(nums), size.settle,
 			strings.Join(pending[:min(len(pending), 10)], "\n  "))
+		posts := w.syncPosts()
+		for _, n := range nums {
+			for call := range syncCalls {
+				if p := posts[syncPair{n.phone, call}]; slices.ContainsFunc(pending, func(s string) bool {
+					return strings.HasPrefix(s, n.name+" ")
+				}) {
+					t.Logf("%s %s POSTs: %s", n.name, call, describePosts(p))
+				}
+			}
+			if slices.ContainsFunc(pending, func(s string) bool { return strings.HasPrefix(s, n.name+" ") }) {
+				var lines []string
+				for _, l := range strings.Split(mgr.Log(), "\n") {
+					if strings.Contains(l, `"`+n.name+`"`) {
+						lines = append(lines, l)
+					}
+				}
+				t.Logf("manager log lines naming %s (last 30):\n%s", n.name, strings.Join(lines[max(0, len(lines)-30):], "\n"))
+			}
+		}
+		t.Logf("manager kills at %v", kills.times())
 	}
 	// A re-ask would come within seconds of the answer it ignored (1-8 s in issue 12).
 	time.Sleep(size.quiet)
@@ -388,10 +408,16 @@ func (w *world) notSettled(ctx context.Context) []string {
 		var conds []string
 		for _, c := range n.Status.Conditions {
 			if c.Status != metav1.ConditionTrue {
-				conds = append(conds, fmt.Sprintf("%s=%s/%s", c.Type, c.Status, c.Reason))
+				conds = append(conds, fmt.Sprintf("%s=%s/%s since %s (%q)", c.Type, c.Status, c.Reason,
+					c.LastTransitionTime.Format(time.TimeOnly), c.Message))
 			}
 		}
-		out = append(out, fmt.Sprintf("%s: phase %q; %s", n.Name, n.Status.Phase, strings.Join(conds, ", ")))
+		var hist string
+		if h := n.Status.History; h != nil {
+			hist = fmt.Sprintf("history intent %v requested %v chunks %d", h.IntentAt, h.RequestedAt, h.Chunks)
+		}
+		out = append(out, fmt.Sprintf("%s (phone %s): phase %q; %s; %s", n.Name, n.Spec.PhoneNumberID, n.Status.Phase,
+			strings.Join(conds, ", "), hist))
 	}
 	return out
 }
