@@ -159,7 +159,7 @@ var _ = Describe("a CoexNumber", func() {
 			force(n)
 			Eventually(calls.Load).Should(BeNumerically(">=", calls.Load()+1))
 		}
-		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/" + coexstatus.ReasonRequestUnconfirmed),
+		Eventually(cond(n, v1.ConditionContactsSyncRequested)).Should(Equal("False/"+coexstatus.ReasonRequestUnconfirmed),
 			"the 400 answers a re-ask (the first ask's outcome is still unknown), not a first ask (SyncRefused)")
 		Expect(fresh(n).Status.Contacts.IntentAt).To(Equal(intent), "the first ask's intent is kept through the throttle")
 		Consistently(calls.Load, "2s").Should(Equal(int64(3)), "no fourth ask")
