@@ -27,6 +27,7 @@ import (
 
 	whatsappv1alpha1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
 func main() {
@@ -128,7 +129,7 @@ func run(cfg receiver.Config, metricsAddr, probeAddr string) error {
 // printDeadLetters writes each dead letter as a JSON line: where it came from, when, why it
 // was kept, its size and, if asked, its body.
 func printDeadLetters(w io.Writer, spoolDir string, withBodies bool) error {
-	state, err := receiver.OpenStateReadOnly(filepath.Join(spoolDir, "state.db"))
+	state, err := bolt.OpenStateReadOnly(filepath.Join(spoolDir, bolt.StateFile))
 	if err != nil {
 		return err
 	}
@@ -153,15 +154,10 @@ func printDeadLetters(w io.Writer, spoolDir string, withBodies bool) error {
 
 // replayDeadLetters moves the dead letters of a stopped receiver back into its spool.
 func replayDeadLetters(spoolDir string) (int, error) {
-	spool, err := receiver.OpenSpool(filepath.Join(spoolDir, "spool.db"))
+	st, err := bolt.Open(spoolDir)
 	if err != nil {
 		return 0, err
 	}
-	defer spool.Close()
-	state, err := receiver.OpenState(filepath.Join(spoolDir, "state.db"))
-	if err != nil {
-		return 0, err
-	}
-	defer state.Close()
-	return receiver.ReplayDeadLetters(context.Background(), spool, state)
+	defer st.Close()
+	return st.ReplayDeadLetters(context.Background())
 }

@@ -9,19 +9,23 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
 // Config is the receiver's configuration (cmd/receiver's flags).
 type Config struct {
-	// SpoolDir holds spool.db and state.db; put it on a volume that outlives the container.
+	// Store keeps everything; when nil, the embedded bolt store is opened in SpoolDir.
+	Store store.Store
+	// SpoolDir holds the bolt store's spool.db and state.db; put it on a volume that outlives
+	// the container.
 	SpoolDir string
 	// WebhookAddr is where Meta's callbacks are served (/webhooks/<namespace>/<metaapp>).
 	WebhookAddr string
@@ -38,8 +42,7 @@ type Config struct {
 
 // Receiver is the assembled sidecar: its stores and the runnables added to the manager.
 type Receiver struct {
-	Spool      *Spool
-	State      *State
+	Store      store.Store
 	Kube       *Kube
 	Server     *Server
 	Dispatcher *Dispatcher
@@ -51,7 +54,7 @@ type Receiver struct {
 	certs    *certwatcher.CertWatcher // nil without TLS
 }
 
-// Add opens the stores under cfg.SpoolDir and adds the webhook server, the dispatcher, the
+// Add opens the store (unless cfg brings one) and adds the webhook server, the dispatcher, the
 // status writer and the relay to mgr. Close the Receiver after mgr.Start returns.
 func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	// The certificate first: a receiver that cannot serve its webhooks must not start.
@@ -59,33 +62,27 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
-		return nil, fmt.Errorf("spool directory: %w", err)
-	}
 	if err := IndexFields(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("index CoexNumbers: %w", err)
 	}
-	spool, err := OpenSpool(filepath.Join(cfg.SpoolDir, "spool.db"))
-	if err != nil {
-		return nil, err
-	}
-	state, err := OpenState(filepath.Join(cfg.SpoolDir, "state.db"))
-	if err != nil {
-		_ = spool.Close()
-		return nil, err
+	st := cfg.Store
+	if st == nil {
+		if st, err = bolt.Open(cfg.SpoolDir); err != nil {
+			return nil, err
+		}
 	}
 	log := ctrl.Log.WithName("receiver")
-	r := &Receiver{Spool: spool, State: state, Metrics: NewMetrics(metrics.Registry), certs: certs}
+	r := &Receiver{Store: st, Metrics: NewMetrics(metrics.Registry), certs: certs}
 	r.Kube = &Kube{Reader: mgr.GetCache(), RotationGrace: cfg.RotationGrace}
-	r.Server = NewServer(ServerOptions{Spool: spool, Credentials: r.Kube, Metrics: r.Metrics,
+	r.Server = NewServer(ServerOptions{Inbox: st, Credentials: r.Kube, Metrics: r.Metrics,
 		Logger: log.WithName("http"), MaxBodyBytes: cfg.MaxBodyBytes})
 	r.Status = NewStatusWriter(StatusWriterOptions{Client: mgr.GetClient(), Reader: mgr.GetCache(),
-		APIReader: mgr.GetAPIReader(), State: state,
+		APIReader: mgr.GetAPIReader(), Store: st,
 		Interval: cfg.StatusInterval, Events: mgr.GetEventRecorder("coex-receiver"), Metrics: r.Metrics,
 		Logger: log.WithName("status")})
-	r.Dispatcher = NewDispatcher(DispatcherOptions{Spool: spool, State: state, Resolver: r.Kube, Metrics: r.Metrics,
+	r.Dispatcher = NewDispatcher(DispatcherOptions{Store: st, Resolver: r.Kube, Metrics: r.Metrics,
 		Logger: log.WithName("dispatch"), Applied: r.Status.Mark})
-	r.Relay = NewRelay(RelayOptions{Outbox: state, Endpoints: r.Kube.Endpoint, Workers: cfg.RelayWorkers,
+	r.Relay = NewRelay(RelayOptions{Outbox: st, Endpoints: r.Kube.Endpoint, Workers: cfg.RelayWorkers,
 		BatchSize: cfg.RelayBatchSize, Logger: log.WithName("relay"), Metrics: NewRelayMetrics(metrics.Registry)})
 
 	// The listener is opened now, so a port conflict fails at start and tests can use port 0.
@@ -129,8 +126,7 @@ func (r *Receiver) Close() {
 	if r.listener != nil {
 		_ = r.listener.Close()
 	}
-	_ = r.Spool.Close()
-	_ = r.State.Close()
+	_ = r.Store.Close()
 }
 
 // serve runs the webhook server; on stop it lets requests in flight finish (their bodies are
@@ -173,8 +169,10 @@ func (r *Receiver) gauges(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
-		r.Metrics.SpoolDepth.Set(float64(r.Spool.Depth()))
-		if n, err := r.State.OutboxDepth(); err == nil {
+		if n, err := r.Store.Depth(ctx); err == nil {
+			r.Metrics.SpoolDepth.Set(float64(n))
+		}
+		if n, err := r.Store.OutboxDepth(ctx); err == nil {
 			r.Metrics.OutboxEvents.Set(float64(n))
 		}
 		select {

@@ -16,13 +16,13 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
 // DispatcherOptions configure a Dispatcher.
 type DispatcherOptions struct {
-	Spool    *Spool
-	State    *State
+	Store    store.Store
 	Resolver Resolver
 	Metrics  *Metrics // may be nil
 	Logger   logr.Logger
@@ -36,14 +36,13 @@ type DispatcherOptions struct {
 	Now          func() time.Time
 }
 
-// Dispatcher drains the spool into the state: each batch of records is parsed, de-duplicated,
-// counted and turned into relay events in one state transaction that also records the last
-// sequence applied; the spool is trimmed only after that commit. A crash replays at most the
-// batch in flight, and the recorded sequence makes the replay a no-op.
+// Dispatcher drains the store's inbox: each claimed batch of records is parsed,
+// de-duplicated, counted and turned into relay events in one store transaction that also
+// removes the records (store.Batch.Apply). A crash repeats at most the batch in flight, whole.
 type Dispatcher struct {
 	o       DispatcherOptions
-	applied atomic.Uint64
-	next    chan batch // the batch after the one being applied, being read and parsed
+	applied atomic.Uint64 // records applied since Start
+	next    chan batch    // the batch after the one being applied, being claimed and parsed
 }
 
 // NewDispatcher returns a dispatcher; Start runs it.
@@ -63,26 +62,18 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 	return &Dispatcher{o: o}
 }
 
-// AppliedSeq is the spool sequence of the last record applied.
-func (d *Dispatcher) AppliedSeq() uint64 { return d.applied.Load() }
+// AppliedRecords is how many records this dispatcher has applied.
+func (d *Dispatcher) AppliedRecords() uint64 { return d.applied.Load() }
 
 // Start applies records until ctx ends. Errors are retried with a growing pause: a record is
 // never skipped because the API server or the disk had a bad moment.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	seq, err := d.o.State.Applied()
-	if err != nil {
-		return err
-	}
-	d.applied.Store(seq)
-	// Records applied before a crash may still be in the spool: trim them.
-	if err := d.o.Spool.DeleteThrough(seq); err != nil {
-		return err
-	}
+	defer d.releaseNext()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
 	pause := 100 * time.Millisecond
 	for {
-		n, err := d.step()
+		n, err := d.step(ctx)
 		switch {
 		case err != nil:
 			d.o.Logger.Error(err, "applying spooled webhooks failed; retrying", "pause", pause)
@@ -101,10 +92,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-d.o.Spool.Appended():
+		case <-d.o.Store.Appended():
 		case <-prune.C:
 			// Meta retries for seven days; a payload hash older than eight can go.
-			if _, err := d.o.State.PruneBodies(d.o.Now().Add(-8 * 24 * time.Hour)); err != nil {
+			if _, err := d.o.Store.PruneBodies(ctx, d.o.Now().Add(-8*24*time.Hour)); err != nil {
 				d.o.Logger.Error(err, "pruning payload hashes failed")
 			}
 		case <-time.After(time.Second):
@@ -112,49 +103,59 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 }
 
-// batch is records read from the spool after a sequence, parsed.
+// batch is a claimed batch, parsed.
 type batch struct {
-	after  uint64
-	recs   []Record
+	b      store.Batch // nil when nothing was waiting
 	parsed []parsedRecord
 	err    error
 }
 
-func (d *Dispatcher) load(after uint64) batch {
-	recs, err := d.o.Spool.Read(after, d.o.BatchRecords, d.o.BatchBytes)
-	if err != nil || len(recs) == 0 {
-		return batch{after: after, err: err}
+func (d *Dispatcher) claim(ctx context.Context) batch {
+	b, err := d.o.Store.Claim(ctx, d.o.BatchRecords, d.o.BatchBytes)
+	if err != nil || b == nil {
+		return batch{err: err}
 	}
-	return batch{after: after, recs: recs, parsed: parseRecords(recs)}
+	return batch{b: b, parsed: parseRecords(b.Records())}
+}
+
+// releaseNext gives back a batch claimed ahead and not applied.
+func (d *Dispatcher) releaseNext() {
+	if d.next == nil {
+		return
+	}
+	if b := <-d.next; b.b != nil {
+		b.b.Release()
+	}
+	d.next = nil
 }
 
 // step applies one batch and reports how many records it held. While its transaction runs,
-// the next batch is read and parsed, so parsing and committing overlap.
-func (d *Dispatcher) step() (int, error) {
+// the next batch is claimed and parsed, so parsing and committing overlap.
+func (d *Dispatcher) step(ctx context.Context) (int, error) {
 	var b batch
 	if d.next != nil {
 		b = <-d.next
 		d.next = nil
 	}
-	if b.after != d.applied.Load() || len(b.recs) == 0 || b.err != nil {
-		b = d.load(d.applied.Load())
+	if b.b == nil || b.err != nil {
+		b = d.claim(ctx)
 	}
-	if b.err != nil || len(b.recs) == 0 {
+	if b.err != nil || b.b == nil {
 		return 0, b.err
 	}
-	recs, parsed := b.recs, b.parsed
-	last := recs[len(recs)-1].Seq
+	recs, parsed := b.b.Records(), b.parsed
 	next := make(chan batch, 1)
-	go func() { next <- d.load(last) }()
+	go func() { next <- d.claim(ctx) }()
 	d.next = next
 	stats := newDispatchStats()
 	var touched []string
 	dups, dead := 0, 0
-	err := d.o.State.Apply(func(tx *StateTx) error {
+	err := b.b.Apply(ctx, func(tx store.Tx) error {
+		dups, dead = 0, 0
 		for i, rec := range recs {
 			dup, isDead, err := d.applyRecord(tx, rec, parsed[i], stats)
 			if err != nil {
-				return fmt.Errorf("spool record %d: %w", rec.Seq, err)
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
 			if dup {
 				dups++
@@ -164,16 +165,16 @@ func (d *Dispatcher) step() (int, error) {
 			}
 		}
 		touched = tx.Touched()
-		return tx.SetApplied(last)
+		return nil
 	})
 	if err != nil {
+		// Nothing of the batch was applied: give it back, and the one claimed after it,
+		// which a store may void (bolt claims in sequence).
+		b.b.Release()
+		d.releaseNext()
 		return 0, err
 	}
-	d.applied.Store(last)
-	if err := d.o.Spool.DeleteThrough(last); err != nil {
-		// Harmless: the sequence is recorded, so these records are skipped and trimmed later.
-		d.o.Logger.Error(err, "trimming the spool failed")
-	}
+	d.applied.Add(uint64(len(recs)))
 	d.record(recs, stats, dups, dead)
 	slices.Sort(touched)
 	d.o.Applied(touched, stats.unsupported)
@@ -215,7 +216,7 @@ func parseRecords(recs []Record) []parsedRecord {
 
 // applyRecord applies one record's changes. A payload seen before is skipped whole; one that
 // cannot be parsed, or names a number nobody manages, is kept as a dead letter.
-func (d *Dispatcher) applyRecord(tx *StateTx, rec Record, p parsedRecord, stats *dispatchStats) (dup, dead bool, err error) {
+func (d *Dispatcher) applyRecord(tx store.Tx, rec Record, p parsedRecord, stats *dispatchStats) (dup, dead bool, err error) {
 	first, err := tx.FirstBody(p.hash, rec.ReceivedAt)
 	if err != nil || !first {
 		return !first, false, err
@@ -251,7 +252,6 @@ func (d *Dispatcher) record(recs []Record, stats *dispatchStats, dups, dead int)
 	m.Duplicates.Add(float64(dups))
 	m.DeadLetters.Add(float64(dead))
 	m.HistoryMessages.Add(float64(stats.historyMessages))
-	m.SpoolDepth.Set(float64(d.o.Spool.Depth()))
 }
 
 // bodyHash identifies a payload per MetaApp: Meta's duplicate deliveries are byte-identical.

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/coex-operator/coex-operator/internal/webhook"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
 // Ids from Meta's examples in internal/webhook/testdata.
@@ -100,8 +102,8 @@ func TestHistoryRedeliveryCountsOnce(t *testing.T) {
 			if got := testutil.ToFloat64(h.metrics.Duplicates); got != tc.wantDup {
 				t.Errorf("duplicates_total = %v, want %v", got, tc.wantDup)
 			}
-			if h.d.AppliedSeq() != 2 {
-				t.Errorf("AppliedSeq = %d, want 2", h.d.AppliedSeq())
+			if h.d.AppliedRecords() != 2 {
+				t.Errorf("AppliedSeq = %d, want 2", h.d.AppliedRecords())
 			}
 		})
 	}
@@ -675,8 +677,8 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 			good := messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{textMessage("ok-1", "u", 1_750_000_000)}})
 			h.deliver(good) // the record after it is applied all the same
 			h.drain()
-			if h.d.AppliedSeq() != 2 {
-				t.Fatalf("AppliedSeq = %d, want 2", h.d.AppliedSeq())
+			if h.d.AppliedRecords() != 2 {
+				t.Fatalf("AppliedSeq = %d, want 2", h.d.AppliedRecords())
 			}
 			dl := h.deadLetters()
 			if len(dl) != 1 {
@@ -695,8 +697,8 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 			if evs := h.eventsOfType(testStream, EventMessage); len(evs) != 1 || evs[0].MessageID != "ok-1" {
 				t.Errorf("the good record's events = %v", eventIDs(evs))
 			}
-			if h.spool.Depth() != 0 {
-				t.Errorf("spool depth = %d after draining, want 0", h.spool.Depth())
+			if d, _ := h.store.Depth(context.Background()); d != 0 {
+				t.Errorf("spool depth = %d after draining, want 0", d)
 			}
 		})
 	}
@@ -727,8 +729,8 @@ func TestUnknownFieldIsSkippedNotDeadLettered(t *testing.T) {
 	if dl := h.deadLetters(); len(dl) != 0 {
 		t.Errorf("dead letters = %+v, want none: an unknown field is not a fault", dl)
 	}
-	if h.d.AppliedSeq() != 1 {
-		t.Errorf("AppliedSeq = %d, want 1", h.d.AppliedSeq())
+	if h.d.AppliedRecords() != 1 {
+		t.Errorf("AppliedSeq = %d, want 1", h.d.AppliedRecords())
 	}
 	if got := testutil.ToFloat64(h.metrics.Changes.WithLabelValues("message_template_status_update", resultUnknown)); got != 1 {
 		t.Errorf("changes_total{unknown_field} = %v, want 1", got)
@@ -751,11 +753,11 @@ func TestRelayFlagControlsOutbox(t *testing.T) {
 			if c.Messages != 4 || c.ContactsAdded != 1 || c.Echoes != 1 || c.Unsupported != 1 || c.Offboarding == nil {
 				t.Errorf("counts = %+v: counts must not depend on the relay", c)
 			}
-			streams, err := h.state.Streams()
+			streams, err := h.store.Streams(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			depth, err := h.state.OutboxDepth()
+			depth, err := h.store.OutboxDepth(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -850,14 +852,14 @@ func TestAppliedHookReportsTouchedStreamsSorted(t *testing.T) {
 
 func TestBatchesRespectBatchRecords(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
-	h.d = NewDispatcher(DispatcherOptions{Spool: h.spool, State: h.state, Resolver: h.resolver, BatchRecords: 2,
+	h.d = NewDispatcher(DispatcherOptions{Store: h.store, Resolver: h.resolver, BatchRecords: 2,
 		Applied: h.recordApplied})
 	for i := range 5 {
 		h.deliver(echoesBody(t, testPhoneID, int64(i), echo("e"+itoa(i), "u", 1_750_000_000)))
 	}
 	var sizes []int
 	for {
-		n, err := h.d.step()
+		n, err := h.d.step(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -865,12 +867,12 @@ func TestBatchesRespectBatchRecords(t *testing.T) {
 			break
 		}
 		sizes = append(sizes, n)
-		applied, err := h.state.Applied()
-		if err != nil {
-			t.Fatal(err)
+		var total int
+		for _, n := range sizes {
+			total += n
 		}
-		if applied != h.d.AppliedSeq() {
-			t.Errorf("state applied %d, dispatcher %d", applied, h.d.AppliedSeq())
+		if h.d.AppliedRecords() != uint64(total) {
+			t.Errorf("dispatcher applied %d records, the batches held %d", h.d.AppliedRecords(), total)
 		}
 	}
 	if !slices.Equal(sizes, []int{2, 2, 1}) {
@@ -887,11 +889,11 @@ func TestPrunedPayloadHashesStillCountOnce(t *testing.T) {
 	h.deliverAndDrain(body)
 	want := h.counts(testStream)
 	// Hashes first seen before the cutoff go; later ones stay.
-	n, err := h.state.PruneBodies(h.clk.Now().Add(time.Second))
+	n, err := h.store.PruneBodies(context.Background(), h.clk.Now().Add(time.Second))
 	if err != nil || n != 1 {
 		t.Fatalf("PruneBodies = %d, %v; want 1 hash pruned", n, err)
 	}
-	if n, _ := h.state.PruneBodies(h.clk.Now().Add(time.Second)); n != 0 {
+	if n, _ := h.store.PruneBodies(context.Background(), h.clk.Now().Add(time.Second)); n != 0 {
 		t.Errorf("second PruneBodies pruned %d, want 0", n)
 	}
 	// Past the payload window, a redelivery is caught by the message and chunk ids instead.
@@ -938,21 +940,23 @@ func TestCrashBeforeTheSpoolWasTrimmedReplaysNothing(t *testing.T) {
 	h.deliver(crashBodies(t)...)
 	// The spool as it was before the batch was applied: what a crash between the state commit
 	// and the trim leaves on disk.
-	h.spool.Close()
-	copyFile(t, filepath.Join(h.dir, "spool.db"), filepath.Join(h.dir, "spool.untrimmed"))
-	h.spool, _ = OpenSpool(filepath.Join(h.dir, "spool.db"))
-	h.d.o.Spool = h.spool
+	h.close()
+	copyFile(t, filepath.Join(h.dir, bolt.SpoolFile), filepath.Join(h.dir, "spool.untrimmed"))
+	h.open()
 	h.drain()
 	want := h.counts(testStream)
 	wantEvents := eventIDs(h.events(testStream))
 
 	h.close()
-	copyFile(t, filepath.Join(h.dir, "spool.untrimmed"), filepath.Join(h.dir, "spool.db"))
+	copyFile(t, filepath.Join(h.dir, "spool.untrimmed"), filepath.Join(h.dir, bolt.SpoolFile))
 	h.open()
-	if h.spool.Depth() != int64(len(crashBodies(t))) {
-		t.Fatalf("the restored spool holds %d records, want %d", h.spool.Depth(), len(crashBodies(t)))
+	if d, _ := h.store.Depth(context.Background()); d != 0 {
+		t.Fatalf("the restored spool holds %d records after open, want 0: they were applied", d)
 	}
-	runDispatcher(t, h, func() bool { return h.d.AppliedSeq() == uint64(len(crashBodies(t))) && h.spool.Depth() == 0 })
+	runDispatcher(t, h, func() bool { d, _ := h.store.Depth(context.Background()); return d == 0 })
+	if h.d.AppliedRecords() != 0 {
+		t.Errorf("%d records applied again", h.d.AppliedRecords())
+	}
 	if got := h.counts(testStream); !sameCounts(got, want) {
 		t.Errorf("after replay counts = %+v\nwant %+v", got, want)
 	}
@@ -1003,10 +1007,10 @@ func TestCrashBeforeTheStateCommitAppliesOnce(t *testing.T) {
 		copyFile(t, filepath.Join(h.dir, f+".before"), filepath.Join(h.dir, f))
 	}
 	h.open()
-	if applied, _ := h.state.Applied(); applied != 1 {
-		t.Fatalf("restored state applied %d, want 1", applied)
+	if d, _ := h.store.Depth(context.Background()); d != int64(len(crashBodies(t))) {
+		t.Fatalf("the restored spool holds %d records to apply, want %d", d, len(crashBodies(t)))
 	}
-	runDispatcher(t, h, func() bool { return h.d.AppliedSeq() == uint64(1+len(crashBodies(t))) })
+	runDispatcher(t, h, func() bool { return h.d.AppliedRecords() == uint64(len(crashBodies(t))) })
 	if got := h.counts(testStream); !sameCounts(got, want) {
 		t.Errorf("counts = %+v\nwant %+v", got, want)
 	}
@@ -1042,8 +1046,8 @@ func TestDispatcherStartAppliesAsRecordsArrive(t *testing.T) {
 	go func() { errc <- h.d.Start(ctx) }()
 	for i := range 3 {
 		h.deliver(echoesBody(t, testPhoneID, int64(i), echo("live-"+itoa(i), "u", 1_750_000_000+int64(i))))
-		seq := uint64(i + 1)
-		waitUntil(t, "record "+itoa(i+1)+" to be applied", func() bool { return h.d.AppliedSeq() >= seq })
+		n := uint64(i + 1)
+		waitUntil(t, "record "+itoa(i+1)+" to be applied", func() bool { return h.d.AppliedRecords() >= n })
 	}
 	cancel()
 	if err := <-errc; err != nil {
@@ -1052,8 +1056,8 @@ func TestDispatcherStartAppliesAsRecordsArrive(t *testing.T) {
 	if c := h.counts(testStream); c.Echoes != 3 {
 		t.Errorf("echoes = %d, want 3", c.Echoes)
 	}
-	if h.spool.Depth() != 0 {
-		t.Errorf("spool depth = %d, want 0", h.spool.Depth())
+	if d, _ := h.store.Depth(context.Background()); d != 0 {
+		t.Errorf("spool depth = %d, want 0", d)
 	}
 }
 
@@ -1078,19 +1082,19 @@ func (r *failingResolver) ByPhoneNumberID(ns, app, id string) (Target, bool, err
 func TestResolverErrorRetriesTheBatchAndLosesNothing(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
 	fr := &failingResolver{fakeResolver: h.resolver, fail: make(chan bool, 1), down: true}
-	h.d = NewDispatcher(DispatcherOptions{Spool: h.spool, State: h.state, Resolver: fr, Applied: h.recordApplied})
+	h.d = NewDispatcher(DispatcherOptions{Store: h.store, Resolver: fr, Applied: h.recordApplied})
 	h.deliver(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
-	if _, err := h.d.step(); err == nil {
+	if _, err := h.d.step(context.Background()); err == nil {
 		t.Fatal("step succeeded with the resolver down")
 	}
-	if h.d.AppliedSeq() != 0 || h.spool.Depth() != 1 || len(h.deadLetters()) != 0 {
+	if d, _ := h.store.Depth(context.Background()); h.d.AppliedRecords() != 0 || d != 1 || len(h.deadLetters()) != 0 {
 		t.Fatalf("after a failed step: applied %d, depth %d, dead letters %d; want 0, 1, 0",
-			h.d.AppliedSeq(), h.spool.Depth(), len(h.deadLetters()))
+			h.d.AppliedRecords(), d, len(h.deadLetters()))
 	}
 	fr.fail <- false
 	h.drain()
-	if c := h.counts(testStream); c.Echoes != 1 || h.d.AppliedSeq() != 1 {
-		t.Errorf("after recovery: echoes %d, applied %d; want 1 and 1", c.Echoes, h.d.AppliedSeq())
+	if c := h.counts(testStream); c.Echoes != 1 || h.d.AppliedRecords() != 1 {
+		t.Errorf("after recovery: echoes %d, applied %d; want 1 and 1", c.Echoes, h.d.AppliedRecords())
 	}
 }
 
@@ -1100,14 +1104,14 @@ func TestLongThreadIDDoesNotWedgeTheDispatcher(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
 	long := strings.Repeat("9", 40_000) // beyond bbolt's 32 KiB key limit
 	h.deliver(historyBody(t, testPhoneID, 1, chunk(0, 1, 10, thread(long, "m1"))))
-	if _, err := h.d.step(); err != nil {
+	if _, err := h.d.step(context.Background()); err != nil {
 		t.Fatal("BUG: normalize.go:300 applier.thread keys the thread-seen set with the raw thread id " +
 			"(append([]byte(\"t\"), th.ID...)); an id longer than bbolt's MaxKeySize (32768) makes the Put in StateTx.saveSeen (state.go:275) fail at commit, the " +
 			"whole batch fails, and Start retries it forever: one signed webhook stops all processing. step: " + err.Error() +
 			". Fix: key it with idKey('t', th.ID) like the message ids.")
 	}
-	if h.d.AppliedSeq() != 1 {
-		t.Errorf("AppliedSeq = %d, want 1", h.d.AppliedSeq())
+	if h.d.AppliedRecords() != 1 {
+		t.Errorf("AppliedSeq = %d, want 1", h.d.AppliedRecords())
 	}
 }
 
@@ -1135,15 +1139,15 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 	for _, tc := range tests {
 		h := newHarness(t, newResolver(shopTarget(true)))
 		h.deliver(tc.body(t))
-		if _, err := h.d.step(); err != nil {
+		if _, err := h.d.step(context.Background()); err != nil {
 			failures = append(failures, tc.name+": step: "+err.Error())
 			continue
 		}
-		if h.d.AppliedSeq() != 1 {
-			t.Errorf("%s: AppliedSeq = %d, want 1", tc.name, h.d.AppliedSeq())
+		if h.d.AppliedRecords() != 1 {
+			t.Errorf("%s: AppliedSeq = %d, want 1", tc.name, h.d.AppliedRecords())
 		}
 		// What was stored must read back: the relay's tenant decodes these events.
-		items, err := h.state.Peek(testStream, 100)
+		items, err := peekAll(h.store, testStream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1191,39 +1195,34 @@ func FuzzApplyRecord(f *testing.F) {
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":null}]}]}`))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"history","value":{"metadata":{"phone_number_id":"1"},"history":[{"metadata":{"phase":-1,"chunk_order":1e30,"progress":"-5"}}]}}]}]}`))
 
-	dir := f.TempDir()
-	spool, err := OpenSpool(filepath.Join(dir, "spool.db"))
+	st, err := bolt.Open(f.TempDir())
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { _ = spool.Close() })
-	state, err := OpenState(filepath.Join(dir, "state.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = state.Close() })
+	f.Cleanup(func() { _ = st.Close() })
 	// Durability is not under test here: skip the fsyncs so the fuzzer gets many more inputs.
-	spool.db.NoSync, state.db.NoSync = true, true
-	d := NewDispatcher(DispatcherOptions{Spool: spool, State: state, Resolver: &fakeResolver{matchAll: true},
+	st.SetNoSync(true)
+	d := NewDispatcher(DispatcherOptions{Store: st, Resolver: &fakeResolver{matchAll: true},
 		Metrics: NewMetrics(nil), Now: func() time.Time { return time.Unix(baseReceivedSec, 0) }})
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// One spool and state for the whole run (a fresh bbolt per input is too slow to fuzz),
 		// so inputs also meet the de-duplication state earlier ones left.
 		rec := &Record{Namespace: testNS, App: testApp, ReceivedAt: time.Unix(baseReceivedSec, 0), Body: body}
-		if err := spool.Append(context.Background(), rec); err != nil {
+		if err := st.Append(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}
-		before := d.AppliedSeq()
-		n, err := d.step()
+		before := d.AppliedRecords()
+		n, err := d.step(context.Background())
 		if err != nil {
 			t.Fatalf("step on %q: %v", truncate(body, 200), err)
 		}
-		if n != 1 || d.AppliedSeq() != rec.Seq || d.AppliedSeq() <= before {
-			t.Fatalf("step applied %d records, AppliedSeq %d -> %d, want the record %d applied", n, before, d.AppliedSeq(), rec.Seq)
+		if n != 1 || d.AppliedRecords() != before+1 {
+			t.Fatalf("step applied %d records, AppliedRecords %d -> %d, want the record %d applied", n, before,
+				d.AppliedRecords(), rec.Seq)
 		}
-		if spool.Depth() != 0 {
-			t.Fatalf("spool depth %d after the step", spool.Depth())
+		if depth, _ := st.Depth(context.Background()); depth != 0 {
+			t.Fatalf("spool depth %d after the step", depth)
 		}
 	})
 }
@@ -1271,7 +1270,7 @@ func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
 	echoes := echoesBody(t, testPhoneID, 1, echo("e1", "u1", 1_750_000_000), echo("e2", "u1", 1_750_000_001))
 	junk := []byte(`{"object":"whatsapp_business_account","entry":[`)
 	h.deliverAndDrain(echoes, echoes, junk)
-	letters, err := h.state.DeadLetters()
+	letters, err := h.store.DeadLetters(context.Background())
 	if err != nil || len(letters) != 2 {
 		t.Fatalf("dead letters %d (%v), want 2: the echoes once and the junk", len(letters), err)
 	}
@@ -1280,7 +1279,7 @@ func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
 	}
 
 	res.targets = []Target{shopTarget(false)}
-	n, err := ReplayDeadLetters(context.Background(), h.spool, h.state)
+	n, err := h.store.ReplayDeadLetters(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("replayed %d (%v), want 2", n, err)
 	}
@@ -1288,13 +1287,13 @@ func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
 	if c := h.counts(testStream); c.Echoes != 2 {
 		t.Errorf("echoes after the replay = %d, want 2", c.Echoes)
 	}
-	letters, _ = h.state.DeadLetters()
+	letters, _ = h.store.DeadLetters(context.Background())
 	if len(letters) != 1 || !strings.Contains(letters[0].Reason, "cannot parse") {
 		t.Errorf("dead letters after the replay: %+v", letters)
 	}
 	// Replaying twice, or Meta delivering the echoes again, counts nothing twice.
 	h.deliverAndDrain(echoes)
-	if _, err := ReplayDeadLetters(context.Background(), h.spool, h.state); err != nil {
+	if _, err := h.store.ReplayDeadLetters(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	h.drain()

@@ -4,8 +4,11 @@
 package receiver
 
 import (
+	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
 // Event types: what the receiver relays to the tenant's endpoint, one per piece of Meta data.
@@ -54,23 +57,12 @@ type Event struct {
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
-// OutboxItem is one encoded Event waiting in a number's outbox.
-type OutboxItem struct {
-	Seq   uint64
-	Event []byte // JSON of an Event
-}
-
-// Outbox is the durable queue the relay drains: one ordered stream per CoexNumber
-// ("namespace/name").
+// Outbox is what the relay drains: store.Outbox. Each stream is relayed under a lease, so
+// with several receivers on one store a stream is relayed in order by one at a time.
 type Outbox interface {
-	// Streams lists the streams with events waiting.
-	Streams() ([]string, error)
-	// Peek returns up to max of the oldest events of stream, in order.
-	Peek(stream string, max int) ([]OutboxItem, error)
-	// Ack removes the events of stream up to and including seq, once they are delivered.
-	Ack(stream string, seq uint64) error
-	// Appended is signalled (without blocking, coalesced) whenever events are added.
-	Appended() <-chan struct{}
+	Streams(ctx context.Context) ([]string, error)
+	Lease(ctx context.Context, stream string) (store.Lease, bool, error)
+	Emitted() <-chan struct{}
 }
 
 // Endpoint is where a stream's events go and the key that signs them.

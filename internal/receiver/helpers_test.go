@@ -4,8 +4,10 @@
 package receiver
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +17,9 @@ import (
 	"time"
 
 	"github.com/coex-operator/coex-operator/internal/webhook"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
 // The MetaApp and numbers the dispatcher tests receive webhooks for. The phone number id,
@@ -100,13 +105,12 @@ type appliedCall struct {
 	unsupported map[string]int
 }
 
-// harness is a dispatcher over a real spool and state in a temporary directory. Records are
+// harness is a dispatcher over a real bolt store in a temporary directory. Records are
 // appended with the clock's time, which the test moves; the dispatcher runs by step().
 type harness struct {
 	t        *testing.T
 	dir      string
-	spool    *Spool
-	state    *State
+	store    *bolt.Store
 	resolver *fakeResolver
 	metrics  *Metrics
 	d        *Dispatcher
@@ -128,25 +132,21 @@ func newHarness(t *testing.T, resolver *fakeResolver) *harness {
 func (h *harness) open() {
 	h.t.Helper()
 	var err error
-	if h.spool, err = OpenSpool(filepath.Join(h.dir, "spool.db")); err != nil {
-		h.t.Fatal(err)
-	}
-	if h.state, err = OpenState(filepath.Join(h.dir, "state.db")); err != nil {
+	if h.store, err = bolt.Open(h.dir); err != nil {
 		h.t.Fatal(err)
 	}
 	h.metrics = NewMetrics(nil)
-	h.d = NewDispatcher(DispatcherOptions{Spool: h.spool, State: h.state, Resolver: h.resolver, Metrics: h.metrics,
+	h.d = NewDispatcher(DispatcherOptions{Store: h.store, Resolver: h.resolver, Metrics: h.metrics,
 		Now: h.clk.Now, Applied: h.recordApplied})
 }
 
 func (h *harness) close() {
-	if h.spool != nil {
-		_ = h.spool.Close()
-		h.spool = nil
+	if h.d != nil {
+		h.d.releaseNext()
 	}
-	if h.state != nil {
-		_ = h.state.Close()
-		h.state = nil
+	if h.store != nil {
+		_ = h.store.Close()
+		h.store = nil
 	}
 }
 
@@ -181,7 +181,7 @@ func (h *harness) deliverTo(ns, app string, body []byte) uint64 {
 	h.t.Helper()
 	h.clk.Advance(time.Second)
 	rec := &Record{Namespace: ns, App: app, ReceivedAt: h.clk.Now(), Body: body}
-	if err := h.spool.Append(context.Background(), rec); err != nil {
+	if err := h.store.Append(context.Background(), rec); err != nil {
 		h.t.Fatalf("spool append: %v", err)
 	}
 	return rec.Seq
@@ -191,7 +191,7 @@ func (h *harness) deliverTo(ns, app string, body []byte) uint64 {
 func (h *harness) drain() {
 	h.t.Helper()
 	for range 1000 {
-		n, err := h.d.step()
+		n, err := h.d.step(context.Background())
 		if err != nil {
 			h.t.Fatalf("dispatcher step: %v", err)
 		}
@@ -213,7 +213,7 @@ func (h *harness) deliverAndDrain(bodies ...[]byte) {
 
 func (h *harness) counts(stream string) NumberCounts {
 	h.t.Helper()
-	c, _, err := h.state.Counts(stream)
+	c, _, err := h.store.Counts(context.Background(), stream)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func (h *harness) counts(stream string) NumberCounts {
 
 func (h *harness) hasCounts(stream string) bool {
 	h.t.Helper()
-	_, ok, err := h.state.Counts(stream)
+	_, ok, err := h.store.Counts(context.Background(), stream)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func (h *harness) hasCounts(stream string) bool {
 // events decodes every event waiting in stream's outbox, oldest first.
 func (h *harness) events(stream string) []Event {
 	h.t.Helper()
-	items, err := h.state.Peek(stream, 1<<20)
+	items, err := peekAll(h.store, stream)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func (h *harness) eventsOfType(stream, typ string) []Event {
 
 func (h *harness) deadLetters() []DeadLetter {
 	h.t.Helper()
-	dl, err := h.state.DeadLetters()
+	dl, err := h.store.DeadLetters(context.Background())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -421,4 +421,33 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// peekAll reads every event waiting in stream's outbox under a lease, without acknowledging.
+func peekAll(o store.Outbox, stream string) ([]OutboxItem, error) {
+	l, ok, err := o.Lease(context.Background(), stream)
+	if err != nil || !ok {
+		return nil, cmp.Or(err, fmt.Errorf("the outbox of %s is leased", stream))
+	}
+	defer l.Release()
+	return l.Peek(context.Background(), 1<<20)
+}
+
+// newTestStore is a bolt store in a temporary directory, closed when the test ends.
+func newTestStore(t *testing.T) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func recordBodies(recs []Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Body)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
@@ -136,7 +137,7 @@ func parseChanges(env *webhook.Envelope) []parsedChange {
 
 // applier applies the changes of one record inside a state transaction.
 type applier struct {
-	tx       *StateTx
+	tx       store.Tx
 	resolver Resolver
 	rec      Record
 	stats    *dispatchStats
@@ -208,7 +209,7 @@ func (a *applier) change(pc *parsedChange) error {
 		return nil
 	}
 	t.WABAID = entry.ID
-	n, err := a.tx.NumberOf(t)
+	n, err := a.tx.Number(t.Stream(), t.UID)
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 		}
 		if first {
 			n.Chunks++
-			n.PhaseChunks[phase].add(order)
+			n.PhaseChunks[phase].Add(order)
 			if n.HistoryPhase == nil || int32(phase) > *n.HistoryPhase {
 				p := int32(phase)
 				n.HistoryPhase = &p
@@ -345,7 +346,7 @@ func historyComplete(n *NumberCounts) bool {
 	}
 	for p, r := range n.PhaseChunks {
 		expected := int32(p) <= n.FinalPhase || r.Count > 0
-		if expected && !r.complete() {
+		if expected && !r.Complete() {
 			return false
 		}
 	}
@@ -538,7 +539,7 @@ func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
 		if !first {
 			continue
 		}
-		n, err := a.tx.NumberOf(t)
+		n, err := a.tx.Number(t.Stream(), t.UID)
 		if err != nil {
 			return err
 		}

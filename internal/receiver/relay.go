@@ -233,7 +233,7 @@ func (s *relayScheduler) run() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-s.r.opts.Outbox.Appended():
+		case <-s.r.opts.Outbox.Emitted():
 			list = true
 		case <-timer.C:
 			list = true
@@ -258,7 +258,7 @@ func (s *relayScheduler) wait() time.Duration {
 // list queues the streams with events waiting that are neither busy nor backing off, and
 // forgets streams that no longer have events.
 func (s *relayScheduler) list() {
-	names, err := s.r.opts.Outbox.Streams()
+	names, err := s.r.opts.Outbox.Streams(s.ctx)
 	if err != nil {
 		if s.listProblem == "" {
 			s.r.log.Error(err, "cannot list the outbox; retrying")
@@ -425,7 +425,19 @@ type relayOutcome struct {
 func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
 	m := r.opts.Metrics
 	o := relayOutcome{stream: stream}
-	items, err := r.opts.Outbox.Peek(stream, r.opts.BatchSize)
+	lease, ok, err := r.opts.Outbox.Lease(ctx, stream)
+	if err != nil {
+		m.attempt(relayResultFailed)
+		return o.failed("cannot lease the stream", err)
+	}
+	if !ok {
+		// Another receiver relays this stream now; it is listed again later.
+		o = o.failed("relayed by another receiver", nil)
+		o.quiet = true
+		return o
+	}
+	defer lease.Release()
+	items, err := lease.Peek(ctx, r.opts.BatchSize)
 	if err != nil {
 		m.attempt(relayResultFailed)
 		return o.failed("cannot read the outbox", err)
@@ -498,7 +510,7 @@ func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
 	}
 	m.attempt(relayResultDelivered)
 	m.acknowledged(len(items))
-	if err := r.opts.Outbox.Ack(stream, items[len(items)-1].Seq); err != nil {
+	if err := lease.Ack(ctx, items[len(items)-1].Seq); err != nil {
 		// Delivered but still in the outbox: sent again later, which at least once allows.
 		return o.failed("delivered but cannot acknowledge in the outbox", err)
 	}

@@ -28,6 +28,8 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
 // relayDeadline bounds every wait in these tests. It is only a deadline: no test passes or fails
@@ -87,7 +89,7 @@ func (o *relayMemOutbox) add(stream string, n, size int) {
 	}
 }
 
-func (o *relayMemOutbox) Streams() ([]string, error) {
+func (o *relayMemOutbox) Streams(context.Context) ([]string, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.lists++
@@ -100,6 +102,21 @@ func (o *relayMemOutbox) Streams() ([]string, error) {
 	slices.Sort(names)
 	return names, nil
 }
+
+// Lease hands out the stream; the relay takes one lease per attempt, so exclusivity is not
+// what these tests examine (the store conformance suite does).
+func (o *relayMemOutbox) Lease(_ context.Context, stream string) (store.Lease, bool, error) {
+	return memLease{o, stream}, true, nil
+}
+
+type memLease struct {
+	o      *relayMemOutbox
+	stream string
+}
+
+func (l memLease) Peek(_ context.Context, n int) ([]OutboxItem, error) { return l.o.Peek(l.stream, n) }
+func (l memLease) Ack(_ context.Context, seq uint64) error             { return l.o.Ack(l.stream, seq) }
+func (l memLease) Release()                                            {}
 
 func (o *relayMemOutbox) Peek(stream string, n int) ([]OutboxItem, error) {
 	o.mu.Lock()
@@ -120,7 +137,7 @@ func (o *relayMemOutbox) Ack(stream string, seq uint64) error {
 	return nil
 }
 
-func (o *relayMemOutbox) Appended() <-chan struct{} { return o.appended }
+func (o *relayMemOutbox) Emitted() <-chan struct{} { return o.appended }
 
 func (o *relayMemOutbox) pending(stream string) int {
 	o.mu.Lock()

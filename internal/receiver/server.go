@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
@@ -49,7 +50,7 @@ type CredentialSource interface {
 
 // ServerOptions configure the webhook endpoint.
 type ServerOptions struct {
-	Spool        *Spool
+	Inbox        store.Inbox
 	Credentials  CredentialSource
 	Metrics      *Metrics // may be nil
 	Logger       logr.Logger
@@ -104,7 +105,17 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, q.Get("hub.challenge"))
 }
 
-// deliver checks and spools one webhook.
+// store appends one verified record to the inbox: the buffer as it is when the inbox keeps
+// records that way, or the body after hdr.
+func (s *Server) store(ctx context.Context, headered store.HeaderedInbox, buf []byte, hdr int, ns, app string, at time.Time) error {
+	if headered != nil {
+		_, err := headered.AppendEncoded(ctx, buf)
+		return err
+	}
+	return s.o.Inbox.Append(ctx, &Record{Namespace: ns, App: app, ReceivedAt: at, Body: buf[hdr:]})
+}
+
+// deliver checks and stores one webhook.
 func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	start := s.o.Now()
 	ns, app := r.PathValue("namespace"), r.PathValue("metaapp")
@@ -121,12 +132,15 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, err)
 		return
 	}
-	// The spool record's header goes first and the body is read right after it: the buffer
-	// is the record, with no copy of the body.
+	// With an inbox that keeps a record as one buffer, its header goes first and the body is
+	// read right after it: the buffer is the record, with no copy of the body.
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer s.bufs.Put(buf)
-	buf.Write(RecordHeader(make([]byte, 0, 64), ns, app, start))
+	headered, _ := s.o.Inbox.(store.HeaderedInbox)
+	if headered != nil {
+		buf.Write(headered.Header(make([]byte, 0, 64), ns, app, start))
+	}
 	hdr := buf.Len()
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead)
@@ -160,7 +174,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing or wrong "+webhook.SignatureHeader, http.StatusUnauthorized)
 		return
 	}
-	if _, err := s.o.Spool.AppendEncoded(r.Context(), buf.Bytes()); err != nil {
+	if err := s.store(r.Context(), headered, buf.Bytes(), hdr, ns, app, start); err != nil {
 		s.count("spool_error")
 		s.o.Logger.Error(err, "spooling a webhook failed; Meta will retry it", "metaapp", ns+"/"+app)
 		http.Error(w, "cannot store the webhook now", http.StatusServiceUnavailable)
@@ -170,7 +184,6 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	if m := s.o.Metrics; m != nil {
 		m.Bytes.Add(float64(size))
 		m.AckDuration.Observe(s.o.Now().Sub(start).Seconds())
-		m.SpoolDepth.Set(float64(s.o.Spool.Depth()))
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(2))
 	_, _ = io.WriteString(w, "ok")

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +28,8 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/webhook"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
 var (
@@ -71,10 +72,10 @@ func testCreds() *fakeCreds {
 	}
 }
 
-// webhookServer is a Server over a real spool, served by httptest.
+// webhookServer is a Server over a real bolt store, served by httptest.
 type webhookServer struct {
 	*httptest.Server
-	spool   *Spool
+	spool   *bolt.Store
 	metrics *Metrics
 	clock   *testClock
 	// seen records, per request the handler got, its Content-Length and transfer encoding.
@@ -89,8 +90,8 @@ type seenRequest struct {
 
 func newWebhookServer(t *testing.T, creds CredentialSource, maxBody int64) *webhookServer {
 	t.Helper()
-	ws := &webhookServer{spool: newTestSpool(t), metrics: NewMetrics(nil), clock: newTestClock()}
-	srv := NewServer(ServerOptions{Spool: ws.spool, Credentials: creds, Metrics: ws.metrics,
+	ws := &webhookServer{spool: newTestStore(t), metrics: NewMetrics(nil), clock: newTestClock()}
+	srv := NewServer(ServerOptions{Inbox: ws.spool, Credentials: creds, Metrics: ws.metrics,
 		MaxBodyBytes: maxBody, Now: ws.clock.Now})
 	ws.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws.mu.Lock()
@@ -139,11 +140,15 @@ func (ws *webhookServer) post(t *testing.T, ns, app string, body []byte, sig str
 
 func (ws *webhookServer) spooled(t *testing.T) []Record {
 	t.Helper()
-	recs, err := ws.spool.Read(0, 1000, 1<<30)
+	b, err := ws.spool.Claim(context.Background(), 1000, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recs
+	if b == nil {
+		return nil
+	}
+	defer b.Release()
+	return b.Records()
 }
 
 func (ws *webhookServer) requests(result string) float64 {
@@ -469,7 +474,7 @@ func TestDeliverBodySizeLimit(t *testing.T) {
 }
 
 func TestUnknownRoutes(t *testing.T) {
-	srv := NewServer(ServerOptions{Spool: newTestSpool(t), Credentials: testCreds(), Metrics: NewMetrics(nil)})
+	srv := NewServer(ServerOptions{Inbox: newTestStore(t), Credentials: testCreds(), Metrics: NewMetrics(nil)})
 	tests := []struct {
 		method, path string
 		want         int
@@ -496,14 +501,14 @@ func TestUnknownRoutes(t *testing.T) {
 }
 
 func TestDeliverWhenSpoolClosedAnswers503(t *testing.T) {
-	spool, err := OpenSpool(filepath.Join(t.TempDir(), "spool.db"))
+	spool, err := bolt.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := spool.Close(); err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(ServerOptions{Spool: spool, Credentials: testCreds(), Metrics: NewMetrics(nil)})
+	srv := NewServer(ServerOptions{Inbox: spool, Credentials: testCreds(), Metrics: NewMetrics(nil)})
 	body := []byte(`{"object":"whatsapp_business_account"}`)
 	for i := range 10 {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/tenant/shop-app", bytes.NewReader(body))

@@ -23,6 +23,7 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
@@ -46,7 +47,7 @@ type StatusWriterOptions struct {
 	// APIReader reads the API server itself, past the cache, when an apply's precondition
 	// fails (default: Client).
 	APIReader client.Reader
-	State     *State
+	Store     store.Store
 	// Interval coalesces writes: a number's status is written at most once per interval
 	// (default 1 s), however many webhooks arrived for it.
 	Interval time.Duration
@@ -107,7 +108,7 @@ func (w *StatusWriter) Pending() int {
 // commit and the write after it would otherwise leave that number's status behind its counts
 // for good. Numbers whose status already matches are not written.
 func (w *StatusWriter) Start(ctx context.Context) error {
-	streams, err := w.o.State.Numbers()
+	streams, err := w.o.Store.Numbers(ctx)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (w *StatusWriter) write(ctx context.Context, stream string, unsupported int
 // object the writer did not see (the status subresource ignores a UID in the body). It
 // reports whether n's counts are in its status afterwards.
 func (w *StatusWriter) apply(ctx context.Context, stream string, n *v1.CoexNumber) (bool, error) {
-	counts, ok, err := w.o.State.Counts(stream)
+	counts, ok, err := w.o.Store.Counts(ctx, stream)
 	// Nothing in the state (it was lost, say) is no reason to write: an apply of nothing
 	// would remove every field the receiver wrote before. Counts of another UID belong to a
 	// predecessor of the same name and are not this object's; the new object's first

@@ -27,7 +27,7 @@ import (
 
 // belongsTo reports whether counts c were recorded for the live object n. Counts without a
 // UID (a state file from before counts were stamped) cannot be told from a predecessor's, so
-// they are not written; the next webhook for the number stamps them (StateTx.NumberOf).
+// they are not written; the next webhook for the number stamps them (store.Tx.Number).
 func belongsTo(c NumberCounts, n *v1.CoexNumber) bool {
 	return c.UID != "" && c.UID == string(n.UID)
 }

@@ -12,18 +12,19 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
-// putCounts stores c as stream's counts, as a dispatcher transaction would.
-func putCounts(t *testing.T, s *State, stream string, c NumberCounts) {
+// putCounts stores c as stream's counts, as a dispatcher transaction would: in the
+// transaction of a batch of one placeholder record.
+func putCounts(t *testing.T, s store.Store, stream string, c NumberCounts) {
 	t.Helper()
-	err := s.Apply(func(tx *StateTx) error {
-		n, err := tx.Number(stream)
+	if err := store.Put(context.Background(), s, func(tx store.Tx) error {
+		n, err := tx.Number(stream, "")
 		*n = c
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -119,7 +120,7 @@ func TestStatusWriterNeverGoesBackwards(t *testing.T) {
 			f := newStatusFixture(t)
 			obj := showing(tc.shown)
 			f.reader.objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
-			putCounts(t, f.h.state, testStream, tc.state)
+			putCounts(t, f.h.store, testStream, tc.state)
 			f.w.Mark([]string{testStream}, nil)
 			f.w.Flush(context.Background())
 
@@ -154,7 +155,7 @@ func TestStatusWriterWithAnEmptyStateErasesNothing(t *testing.T) {
 	f := newStatusFixture(t)
 	obj := showing(synced)
 	f.reader.objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
-	w := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, State: f.h.state, Interval: time.Hour})
+	w := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.Start(ctx) }()

@@ -401,7 +401,7 @@ func newStatusFixture(t *testing.T) *statusFixture {
 	h := newHarness(t, newResolver(shopTarget(false), otherTarget(false)))
 	f := &statusFixture{h: h, reader: newObjectReader(coexNumber(testNS, "shop"), coexNumber(testNS, "shop-two")),
 		rec: &applyRecorder{}, events: events.NewFakeRecorder(16), metrics: NewMetrics(nil)}
-	f.w = NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, State: h.state, Events: f.events,
+	f.w = NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, Store: h.store, Events: f.events,
 		Metrics: f.metrics, Workers: 2})
 	h.d.o.Applied = f.w.Mark
 	return f
@@ -565,7 +565,7 @@ func TestStatusWriterNeverWritesAPredecessorsCounts(t *testing.T) {
 			if tc.unstamped {
 				c := f.h.counts(testStream)
 				c.UID = ""
-				putCounts(t, f.h.state, testStream, c)
+				putCounts(t, f.h.store, testStream, c)
 			}
 			obj := coexNumber(testNS, "shop")
 			obj.UID, obj.Status = tc.uid, v1.CoexNumberStatus{}
@@ -620,7 +620,7 @@ func TestStatusWriterCatchesUpAfterACrash(t *testing.T) {
 	f := newStatusFixture(t)
 	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
 	// The receiver dies here: the mark was in memory. A new writer over the same state:
-	next := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, State: f.h.state, Interval: time.Hour})
+	next := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- next.Start(ctx) }()

@@ -22,6 +22,8 @@ import (
 
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
@@ -51,10 +53,10 @@ func BenchmarkAck(b *testing.B) {
 }
 
 func benchAck(b *testing.B, size, senders int) {
-	spool, err := receiver.OpenSpool(filepath.Join(b.TempDir(), "spool.db"))
+	st, err := bolt.Open(b.TempDir())
 	must(b, err)
-	defer spool.Close()
-	srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Spool: spool, Credentials: staticCredentials{},
+	defer st.Close()
+	srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Inbox: st, Credentials: staticCredentials{},
 		Logger: logr.Discard()}))
 	defer srv.Close()
 	body := historyBody(size)
@@ -94,7 +96,7 @@ func benchAck(b *testing.B, size, senders int) {
 		}
 		wg.Wait()
 		// Trim between rounds, as the dispatcher would, so the file does not grow unbounded.
-		must(b, spool.DeleteThrough(spool.LastSeq()))
+		discardInbox(b, st)
 	}
 	elapsed := time.Since(start)
 	all := slices.Concat(lat...)
@@ -171,37 +173,34 @@ func BenchmarkDispatchHeavy(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		dir := b.TempDir()
-		spool, err := receiver.OpenSpool(filepath.Join(dir, "spool.db"))
+		st, err := bolt.Open(dir)
 		must(b, err)
-		state, err := receiver.OpenState(filepath.Join(dir, "state.db"))
-		must(b, err)
-		srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Spool: spool, Credentials: staticCredentials{},
+		srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Inbox: st, Credentials: staticCredentials{},
 			Logger: logr.Discard()}))
 		info := spoolScenario(b, srv.URL+"/webhooks/bench/acme", *benchPreset)
 		srv.Close()
 
-		d := receiver.NewDispatcher(receiver.DispatcherOptions{Spool: spool, State: state, Resolver: anyNumber{},
+		d := receiver.NewDispatcher(receiver.DispatcherOptions{Store: st, Resolver: anyNumber{},
 			Logger: logr.Discard()})
 		ctx, cancel := context.WithCancel(context.Background())
 		b.StartTimer()
 		t0 := time.Now()
 		done := make(chan error, 1)
 		go func() { done <- d.Start(ctx) }()
-		for d.AppliedSeq() < spool.LastSeq() {
+		for depth, err := st.Depth(ctx); depth > 0 && err == nil; depth, err = st.Depth(ctx) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		spent += time.Since(t0)
 		b.StopTimer()
 		cancel()
 		must(b, <-done)
-		counts, _, err := state.Counts("bench/n" + info.PhoneNumberID)
+		counts, _, err := st.Counts(context.Background(), "bench/n"+info.PhoneNumberID)
 		must(b, err)
 		if counts.Messages != int64(info.Totals.Messages) {
 			b.Fatalf("applied %d messages, want %d", counts.Messages, info.Totals.Messages)
 		}
 		msgs += info.Totals.Messages
-		_ = spool.Close()
-		_ = state.Close()
+		_ = st.Close()
 	}
 	b.ReportMetric(float64(msgs)/spent.Seconds(), "history-msgs/s")
 }
@@ -269,5 +268,17 @@ func BenchmarkHeavySyncEndToEnd(b *testing.B) {
 		b.ReportMetric(float64(rm.RSS)/(1<<20), "receiver-peak-rss-MiB")
 		b.ReportMetric(float64(mm.Anon)/(1<<20), "manager-peak-anon-MiB")
 		b.ReportMetric(float64(mm.RSS)/(1<<20), "manager-peak-rss-MiB")
+	}
+}
+
+// discardInbox removes every record waiting in st's inbox, unapplied.
+func discardInbox(b *testing.B, st store.Store) {
+	for {
+		batch, err := st.Claim(context.Background(), 1<<20, 1<<40)
+		must(b, err)
+		if batch == nil {
+			return
+		}
+		must(b, batch.Apply(context.Background(), func(store.Tx) error { return nil }))
 	}
 }

@@ -6,7 +6,6 @@ package receiver_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
+	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
 // objectAs is a Reader that always returns one object, as an informer cache that has not yet
@@ -63,17 +64,17 @@ func TestStatusOfAReplacedNumberIsRefusedByTheAPIServer(t *testing.T) {
 		{"a fresh cache: the number's own counts", current, string(current.UID), 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := receiver.OpenState(filepath.Join(t.TempDir(), "state.db"))
+			st, err := bolt.Open(t.TempDir())
 			must(t, err)
 			defer func() { _ = st.Close() }()
-			must(t, st.Apply(func(tx *receiver.StateTx) error {
-				c, err := tx.Number(stream)
+			must(t, store.Put(ctx, st, func(tx store.Tx) error {
+				c, err := tx.Number(stream, "")
 				at := time.Now().UTC().Truncate(time.Second)
 				c.UID, c.Echoes, c.EchoLastAt = tc.counts, 4, &at
 				return err
 			}))
 			sw := receiver.NewStatusWriter(receiver.StatusWriterOptions{Client: w.k8s, Reader: objectAs{obj: tc.seen},
-				State: st, Interval: time.Hour, Logger: testr.NewWithOptions(t, testr.Options{Verbosity: 1})})
+				Store: st, Interval: time.Hour, Logger: testr.NewWithOptions(t, testr.Options{Verbosity: 1})})
 			sw.Mark([]string{stream}, nil)
 			sw.Flush(ctx)
 			got := w.number("swap")

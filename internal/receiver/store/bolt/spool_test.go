@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package bolt
 
 import (
 	"bytes"
@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
 func openTestSpool(t *testing.T, path string) *Spool {
@@ -38,7 +41,7 @@ func appendBodies(t *testing.T, s *Spool, bodies ...string) []uint64 {
 	t.Helper()
 	var seqs []uint64
 	for i, b := range bodies {
-		rec := &Record{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1_700_000_000, int64(i)), Body: []byte(b)}
+		rec := &store.Record{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1_700_000_000, int64(i)), Body: []byte(b)}
 		if err := s.Append(context.Background(), rec); err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
@@ -47,7 +50,7 @@ func appendBodies(t *testing.T, s *Spool, bodies ...string) []uint64 {
 	return seqs
 }
 
-func recordBodies(recs []Record) []string {
+func recordBodies(recs []store.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
 		out[i] = string(r.Body)
@@ -55,7 +58,7 @@ func recordBodies(recs []Record) []string {
 	return out
 }
 
-func recordSeqs(recs []Record) []uint64 {
+func recordSeqs(recs []store.Record) []uint64 {
 	out := make([]uint64, len(recs))
 	for i, r := range recs {
 		out[i] = r.Seq
@@ -82,7 +85,7 @@ func TestSpoolRecordsSurviveReopen(t *testing.T) {
 	}
 	at := time.Unix(1_739_212_624, 123456789)
 	body := []byte("{\"object\":\"whatsapp_business_account\"}\x00\xff binary-safe")
-	rec := &Record{Namespace: "tenant-a", App: "meta-app", ReceivedAt: at, Body: body}
+	rec := &store.Record{Namespace: "tenant-a", App: "meta-app", ReceivedAt: at, Body: body}
 	if err := s.Append(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +121,7 @@ func TestSpoolRecordsSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec2 := &Record{Namespace: "tenant-a", App: "meta-app", ReceivedAt: at, Body: body}
+	rec2 := &store.Record{Namespace: "tenant-a", App: "meta-app", ReceivedAt: at, Body: body}
 	if err := s2.Append(context.Background(), rec2); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +262,7 @@ func TestSpoolConcurrentAppendsGroupCommit(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			rec := &Record{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1, 0), Body: []byte(fmt.Sprintf("body-%02d", i))}
+			rec := &store.Record{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1, 0), Body: []byte(fmt.Sprintf("body-%02d", i))}
 			errs[i] = s.Append(context.Background(), rec)
 			seqs[i] = rec.Seq
 		})
@@ -317,11 +320,11 @@ const spoolCloseBug = "regression: spool.go:109-120 (Spool.append) after Close, 
 	"has exited is never answered and `return <-r.done` waits forever, whatever ctx says. The server's POST handler " +
 	"then hangs during shutdown instead of answering 503. Fix: check `<-s.stop` in a non-blocking select before " +
 	"queueing, and wait with `select { case err := <-r.done: return err; case <-s.done: select { case err := <-r.done: " +
-	"return err; default: return ErrSpoolClosed } }` (commitLoop closes done only after failPending drained the queue)."
+	"return err; default: return store.ErrClosed } }` (commitLoop closes done only after failPending drained the queue)."
 
 // appendWithin runs Append and reports its error, or hung=true when it has not returned
 // within a second (the goroutine is then left blocked: see spoolCloseBug).
-func appendWithin(s *Spool, rec *Record) (err error, hung bool) {
+func appendWithin(s *Spool, rec *store.Record) (err error, hung bool) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Append(context.Background(), rec) }()
 	select {
@@ -332,7 +335,7 @@ func appendWithin(s *Spool, rec *Record) (err error, hung bool) {
 	}
 }
 
-func TestSpoolAppendAfterCloseReturnsErrSpoolClosed(t *testing.T) {
+func TestSpoolAppendAfterCloseReturnsErrClosed(t *testing.T) {
 	s, err := OpenSpool(filepath.Join(t.TempDir(), "spool.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -344,12 +347,12 @@ func TestSpoolAppendAfterCloseReturnsErrSpoolClosed(t *testing.T) {
 	// One attempt is enough when it fails cleanly; repeat so a race between the closed stop
 	// channel and the request queue shows up.
 	for i := range 20 {
-		err, hung := appendWithin(s, &Record{Namespace: "ns", App: "app", Body: []byte("after close")})
+		err, hung := appendWithin(s, &store.Record{Namespace: "ns", App: "app", Body: []byte("after close")})
 		if hung {
-			t.Fatal(spoolCloseBug + " (attempt " + itoa(i) + " hung)")
+			t.Fatal(spoolCloseBug + " (attempt " + strconv.Itoa(i) + " hung)")
 		}
-		if !errors.Is(err, ErrSpoolClosed) {
-			t.Fatalf("attempt %d: Append after Close = %v, want ErrSpoolClosed", i, err)
+		if !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("attempt %d: Append after Close = %v, want store.ErrClosed", i, err)
 		}
 	}
 }
@@ -360,7 +363,7 @@ func TestSpoolAppendsRacingCloseAreStoredOrRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Appends racing Close either commit (and are then on disk) or fail with ErrSpoolClosed:
+	// Appends racing Close either commit (and are then on disk) or fail with store.ErrClosed:
 	// none reports success without being stored.
 	const n = 32
 	type result struct {
@@ -371,7 +374,7 @@ func TestSpoolAppendsRacingCloseAreStoredOrRefused(t *testing.T) {
 	results := make(chan result, n)
 	for i := range n {
 		go func() {
-			err, hung := appendWithin(s, &Record{Namespace: "ns", App: "app", Body: []byte(fmt.Sprintf("racing-%02d", i))})
+			err, hung := appendWithin(s, &store.Record{Namespace: "ns", App: "app", Body: []byte(fmt.Sprintf("racing-%02d", i))})
 			results <- result{i, err, hung}
 		}()
 	}
@@ -386,8 +389,8 @@ func TestSpoolAppendsRacingCloseAreStoredOrRefused(t *testing.T) {
 			hung++
 		case r.err == nil:
 			acked[r.i] = true
-		case !errors.Is(r.err, ErrSpoolClosed):
-			t.Errorf("append %d: %v, want nil or ErrSpoolClosed", r.i, r.err)
+		case !errors.Is(r.err, store.ErrClosed):
+			t.Errorf("append %d: %v, want nil or store.ErrClosed", r.i, r.err)
 		}
 	}
 	s = openTestSpool(t, path)
@@ -405,12 +408,12 @@ func TestSpoolAppendsRacingCloseAreStoredOrRefused(t *testing.T) {
 		}
 	}
 	if hung > 0 {
-		t.Fatal(spoolCloseBug + " (" + itoa(hung) + " of the racing appends hung)")
+		t.Fatal(spoolCloseBug + " (" + strconv.Itoa(hung) + " of the racing appends hung)")
 	}
 }
 
 func TestEncodeDecodeRecordRoundTrip(t *testing.T) {
-	tests := []Record{
+	tests := []store.Record{
 		{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1_739_212_624, 5), Body: []byte(`{"a":1}`)},
 		{Namespace: "", App: "", ReceivedAt: time.Unix(0, 0), Body: nil},
 		{Namespace: strings.Repeat("n", 63), App: strings.Repeat("a", 253), ReceivedAt: time.Unix(-5, 0), Body: []byte{0, 1, 2}},
@@ -428,7 +431,7 @@ func TestEncodeDecodeRecordRoundTrip(t *testing.T) {
 }
 
 func TestDecodeRecordRejectsCorruptRecords(t *testing.T) {
-	valid := encodeRecord(&Record{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1, 0), Body: []byte("body")})
+	valid := encodeRecord(&store.Record{Namespace: "ns", App: "app", ReceivedAt: time.Unix(1, 0), Body: []byte("body")})
 	tests := map[string][]byte{
 		"empty":                         {},
 		"shorter than the header":       valid[:9],
@@ -459,7 +462,7 @@ func TestSpoolAppendRefusesNamesItCannotFrame(t *testing.T) {
 	// Names are framed with a 2-byte length. Kubernetes names are far shorter, and the server
 	// refuses longer ones before spooling; Append refuses them too rather than mis-frame.
 	spool := newTestSpool(t)
-	rec := &Record{Namespace: strings.Repeat("n", 70_000), App: "app", Body: []byte("body")}
+	rec := &store.Record{Namespace: strings.Repeat("n", 70_000), App: "app", Body: []byte("body")}
 	if err := spool.Append(context.Background(), rec); err == nil {
 		t.Fatal("Append accepted a 70,000-byte namespace")
 	}

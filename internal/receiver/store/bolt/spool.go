@@ -1,12 +1,11 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package bolt
 
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -14,22 +13,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
-// Record is one verified webhook body as Meta sent it, with the route it came in on.
-type Record struct {
-	// Seq orders records; assigned by the spool, never reused.
-	Seq        uint64
-	Namespace  string // the MetaApp's namespace
-	App        string // the MetaApp's name
-	ReceivedAt time.Time
-	Body       []byte
-}
-
 var inboxBucket = []byte("inbox")
-
-// ErrSpoolClosed is returned by Append once the spool is closing.
-var ErrSpoolClosed = errors.New("spool is closed")
 
 // Spool is the durable inbox. Append returns only once the record is on disk (bbolt commits
 // with fdatasync), so a 200 to Meta is never a promise the receiver cannot keep. Concurrent
@@ -52,7 +40,7 @@ type Spool struct {
 }
 
 type appendReq struct {
-	rec  *Record
+	rec  *store.Record
 	val  []byte
 	done chan error
 }
@@ -94,7 +82,7 @@ func OpenSpool(path string) (*Spool, error) {
 
 // Append writes rec durably and sets rec.Seq. ctx bounds only the wait for a place in the
 // queue; a queued record is committed (within one group commit) before Append returns.
-func (s *Spool) Append(ctx context.Context, rec *Record) error {
+func (s *Spool) Append(ctx context.Context, rec *store.Record) error {
 	if len(rec.Namespace) > math.MaxUint16 || len(rec.App) > math.MaxUint16 {
 		return fmt.Errorf("spool record names are limited to %d bytes", math.MaxUint16)
 	}
@@ -105,17 +93,17 @@ func (s *Spool) Append(ctx context.Context, rec *Record) error {
 // webhook server reads bodies straight after the header, so a 3 MB body is not copied again.
 // It returns the record's sequence.
 func (s *Spool) AppendEncoded(ctx context.Context, encoded []byte) (uint64, error) {
-	rec := &Record{}
+	rec := &store.Record{}
 	err := s.append(ctx, rec, encoded)
 	return rec.Seq, err
 }
 
-func (s *Spool) append(ctx context.Context, rec *Record, val []byte) error {
+func (s *Spool) append(ctx context.Context, rec *store.Record, val []byte) error {
 	r := &appendReq{rec: rec, val: val, done: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
 	case <-s.stop:
-		return ErrSpoolClosed
+		return store.ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -130,7 +118,7 @@ func (s *Spool) append(ctx context.Context, rec *Record, val []byte) error {
 		case err := <-r.done:
 			return err
 		default:
-			return ErrSpoolClosed
+			return store.ErrClosed
 		}
 	}
 }
@@ -188,7 +176,7 @@ func (s *Spool) failPending() {
 	for {
 		select {
 		case r := <-s.reqs:
-			r.done <- ErrSpoolClosed
+			r.done <- store.ErrClosed
 		default:
 			return
 		}
@@ -197,8 +185,8 @@ func (s *Spool) failPending() {
 
 // Read returns records after seq in order, at most max of them and, beyond the first, about
 // maxBytes of bodies.
-func (s *Spool) Read(after uint64, max, maxBytes int) ([]Record, error) {
-	var out []Record
+func (s *Spool) Read(after uint64, max, maxBytes int) ([]store.Record, error) {
+	var out []store.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(inboxBucket).Cursor()
 		size := 0
@@ -261,7 +249,7 @@ func seqKey(seq uint64) []byte {
 
 // encodeRecord lays a record out as: received-at (unix nanos, 8 bytes), namespace and app
 // (each a 2-byte length and the bytes), then the body.
-func encodeRecord(r *Record) []byte {
+func encodeRecord(r *store.Record) []byte {
 	v := make([]byte, 0, 12+len(r.Namespace)+len(r.App)+len(r.Body))
 	v = RecordHeader(v, r.Namespace, r.App, r.ReceivedAt)
 	return append(v, r.Body...)
@@ -278,19 +266,19 @@ func RecordHeader(dst []byte, namespace, app string, receivedAt time.Time) []byt
 }
 
 // decodeRecord copies out of bbolt's memory, which is only valid inside the transaction.
-func decodeRecord(seq uint64, v []byte) (Record, error) {
+func decodeRecord(seq uint64, v []byte) (store.Record, error) {
 	bad := fmt.Errorf("spool record %d is corrupt", seq)
 	if len(v) < 10 {
-		return Record{}, bad
+		return store.Record{}, bad
 	}
-	r := Record{Seq: seq, ReceivedAt: time.Unix(0, int64(binary.BigEndian.Uint64(v)))}
+	r := store.Record{Seq: seq, ReceivedAt: time.Unix(0, int64(binary.BigEndian.Uint64(v)))}
 	v = v[8:]
 	var ok bool
 	if r.Namespace, v, ok = cutString(v); !ok {
-		return Record{}, bad
+		return store.Record{}, bad
 	}
 	if r.App, v, ok = cutString(v); !ok {
-		return Record{}, bad
+		return store.Record{}, bad
 	}
 	r.Body = append([]byte(nil), v...)
 	return r, nil

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package bolt
 
 import (
 	"cmp"
@@ -14,6 +14,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
 // State is the dispatcher's durable memory, a second bbolt file beside the spool: what has been
@@ -30,87 +32,12 @@ type State struct {
 var (
 	metaBucket    = []byte("meta")
 	bodiesBucket  = []byte("bodies")  // payload hash -> first received (unix seconds)
-	numbersBucket = []byte("numbers") // stream -> NumberCounts (JSON)
+	numbersBucket = []byte("numbers") // stream -> store.NumberCounts (JSON)
 	seenBucket    = []byte("seen")    // stream -> {key -> nil}
 	outboxBucket  = []byte("outbox")  // stream -> {seq -> event JSON}
 	deadBucket    = []byte("dead")    // payload hash -> dead letter (JSON)
 	appliedKey    = []byte("applied")
 )
-
-// NumberCounts is what the receiver knows of one number, kept durably and written to the
-// CoexNumber's status as absolute values, so a repeated write is harmless.
-type NumberCounts struct {
-	// UID is the CoexNumber's the counts belong to.
-	UID          string `json:"uid,omitempty"`
-	HistoryPhase *int32 `json:"historyPhase,omitempty"`
-	Chunks       int64  `json:"chunks,omitempty"`
-	Progress     int32  `json:"progress,omitempty"`
-	Threads      int64  `json:"threads,omitempty"`
-	Messages     int64  `json:"messages,omitempty"`
-	MediaFollows int64  `json:"mediaFollows,omitempty"`
-	// PhaseChunks tracks the chunk orders seen per phase, to tell when none is missing.
-	PhaseChunks      [3]ChunkRange `json:"phaseChunks"`
-	FinalChunkSeen   bool          `json:"finalChunkSeen,omitempty"` // a chunk with progress 100
-	FinalPhase       int32         `json:"finalPhase,omitempty"`     // the phase of that chunk
-	Declined         bool          `json:"declined,omitempty"`
-	HistoryStartedAt *time.Time    `json:"historyStartedAt,omitempty"`
-	CompletedAt      *time.Time    `json:"completedAt,omitempty"`
-
-	ContactsAdded   int64 `json:"contactsAdded,omitempty"`
-	ContactsRemoved int64 `json:"contactsRemoved,omitempty"`
-
-	Echoes     int64      `json:"echoes,omitempty"`
-	EchoLastAt *time.Time `json:"echoLastAt,omitempty"`
-
-	Unsupported       int64      `json:"unsupported,omitempty"`
-	UnsupportedLastAt *time.Time `json:"unsupportedLastAt,omitempty"`
-
-	Offboarding *OffboardingRecord `json:"offboarding,omitempty"`
-	// OffboardedSince is when the Offboarded condition last changed.
-	OffboardedSince *time.Time `json:"offboardedSince,omitempty"`
-}
-
-// ChunkRange summarizes the distinct chunk orders seen in one phase.
-type ChunkRange struct {
-	Count int64 `json:"n,omitempty"`
-	Min   int64 `json:"min,omitempty"`
-	Max   int64 `json:"max,omitempty"`
-}
-
-// add records a new distinct chunk order.
-func (r *ChunkRange) add(order int64) {
-	if r.Count == 0 || order < r.Min {
-		r.Min = order
-	}
-	if r.Count == 0 || order > r.Max {
-		r.Max = order
-	}
-	r.Count++
-}
-
-// complete reports whether the orders seen have no gap: Meta numbers chunks from 1 (or 0)
-// up, so a phase is whole when its distinct count spans min to max from its start.
-func (r ChunkRange) complete() bool {
-	return r.Count > 0 && r.Min <= 1 && r.Count == r.Max-r.Min+1
-}
-
-// OffboardingRecord is the last account_update applied.
-type OffboardingRecord struct {
-	Event       string    `json:"event"`
-	Reason      string    `json:"reason,omitempty"`
-	InitiatedBy string    `json:"initiatedBy,omitempty"`
-	At          time.Time `json:"at"`
-}
-
-// DeadLetter is a signed body the dispatcher could not apply, kept for a human.
-type DeadLetter struct {
-	Seq        uint64    `json:"seq"`
-	Namespace  string    `json:"namespace"`
-	App        string    `json:"app"`
-	ReceivedAt time.Time `json:"receivedAt"`
-	Reason     string    `json:"reason"`
-	Body       []byte    `json:"body"`
-}
 
 // OpenState opens (or creates) the state database at path.
 func OpenState(path string) (*State, error) {
@@ -162,7 +89,7 @@ func (s *State) Applied() (uint64, error) {
 }
 
 // Counts returns a number's counts; ok is false when nothing was received for it yet.
-func (s *State) Counts(stream string) (c NumberCounts, ok bool, err error) {
+func (s *State) Counts(stream string) (c store.NumberCounts, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(numbersBucket).Get([]byte(stream))
 		if v == nil {
@@ -187,8 +114,8 @@ func (s *State) Numbers() ([]string, error) {
 }
 
 // DeadLetters returns every dead letter, oldest first.
-func (s *State) DeadLetters() ([]DeadLetter, error) {
-	var out []DeadLetter
+func (s *State) DeadLetters() ([]store.DeadLetter, error) {
+	var out []store.DeadLetter
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		out, err = readDeadLetters(tx)
@@ -197,21 +124,21 @@ func (s *State) DeadLetters() ([]DeadLetter, error) {
 	return out, err
 }
 
-func readDeadLetters(tx *bolt.Tx) ([]DeadLetter, error) {
+func readDeadLetters(tx *bolt.Tx) ([]store.DeadLetter, error) {
 	b := tx.Bucket(deadBucket)
 	if b == nil {
 		return nil, nil
 	}
-	var out []DeadLetter
+	var out []store.DeadLetter
 	err := b.ForEach(func(_, v []byte) error {
-		var d DeadLetter
+		var d store.DeadLetter
 		if err := json.Unmarshal(v, &d); err != nil {
 			return err
 		}
 		out = append(out, d)
 		return nil
 	})
-	slices.SortFunc(out, func(a, b DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(out, func(a, b store.DeadLetter) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, err
 }
 
@@ -239,7 +166,7 @@ func (s *State) PruneBodies(cutoff time.Time) (int, error) {
 func (s *State) Apply(fn func(tx *StateTx) error) error {
 	emitted := false
 	err := s.db.Update(func(btx *bolt.Tx) error {
-		tx := &StateTx{tx: btx, numbers: map[string]*NumberCounts{}, seen: map[string]*bolt.Bucket{},
+		tx := &StateTx{tx: btx, numbers: map[string]*store.NumberCounts{}, seen: map[string]*bolt.Bucket{},
 			pending: map[string]map[string]struct{}{}, outbox: map[string]*bolt.Bucket{}}
 		if err := fn(tx); err != nil {
 			return err
@@ -262,7 +189,7 @@ func (s *State) Apply(fn func(tx *StateTx) error) error {
 // StateTx is one dispatcher transaction.
 type StateTx struct {
 	tx      *bolt.Tx
-	numbers map[string]*NumberCounts
+	numbers map[string]*store.NumberCounts
 	seen    map[string]*bolt.Bucket
 	// pending holds the keys first seen in this transaction, written sorted at the end: bbolt
 	// splits nodes only at commit, so random inserts into one growing node cost a copy of
@@ -321,12 +248,12 @@ func (t *StateTx) saveSeen() error {
 	return nil
 }
 
-// Number returns the stream's counts for update; they are saved when the transaction commits.
-func (t *StateTx) Number(stream string) (*NumberCounts, error) {
+// counts returns the stream's counts for update; they are saved when the transaction commits.
+func (t *StateTx) counts(stream string) (*store.NumberCounts, error) {
 	if c, ok := t.numbers[stream]; ok {
 		return c, nil
 	}
-	c := &NumberCounts{}
+	c := &store.NumberCounts{}
 	if v := t.tx.Bucket(numbersBucket).Get([]byte(stream)); v != nil {
 		if err := json.Unmarshal(v, c); err != nil {
 			return nil, fmt.Errorf("counts of %s are corrupt: %w", stream, err)
@@ -336,14 +263,13 @@ func (t *StateTx) Number(stream string) (*NumberCounts, error) {
 	return c, nil
 }
 
-// NumberOf returns t's counts for update. When they belong to an earlier CoexNumber of the
-// same name (another UID), that number's counts and de-duplication keys are dropped first:
-// a re-onboarded number's history arrives again and must be counted again. Events still in
-// the outbox are kept and delivered.
-func (t *StateTx) NumberOf(target Target) (*NumberCounts, error) {
-	stream := target.Stream()
-	n, err := t.Number(stream)
-	if err != nil || target.UID == "" || n.UID == target.UID {
+// Number implements store.Tx. When the counts belong to an earlier CoexNumber of the same
+// name (another UID), that number's counts and de-duplication keys are dropped first: a
+// re-onboarded number's history arrives again and must be counted again. Events still in the
+// outbox are kept and delivered.
+func (t *StateTx) Number(stream, uid string) (*store.NumberCounts, error) {
+	n, err := t.counts(stream)
+	if err != nil || uid == "" || n.UID == uid {
 		return n, err
 	}
 	if n.UID != "" {
@@ -352,9 +278,9 @@ func (t *StateTx) NumberOf(target Target) (*NumberCounts, error) {
 		}
 		delete(t.seen, stream)
 		delete(t.pending, stream)
-		*n = NumberCounts{}
+		*n = store.NumberCounts{}
 	}
-	n.UID = target.UID
+	n.UID = uid
 	return n, nil
 }
 
@@ -384,8 +310,8 @@ func (t *StateTx) Emit(stream string, event []byte) error {
 // DeadLetter keeps a record the dispatcher cannot apply, under its payload hash (so Meta's
 // duplicates of it are kept once), and forgets the hash as a seen payload: the same body,
 // delivered or replayed once its CoexNumber exists, is applied then.
-func (t *StateTx) DeadLetter(rec Record, hash []byte, reason string) error {
-	v, err := json.Marshal(DeadLetter{Seq: rec.Seq, Namespace: rec.Namespace, App: rec.App,
+func (t *StateTx) DeadLetter(rec store.Record, hash []byte, reason string) error {
+	v, err := json.Marshal(store.DeadLetter{Seq: rec.Seq, Namespace: rec.Namespace, App: rec.App,
 		ReceivedAt: rec.ReceivedAt, Reason: reason, Body: rec.Body})
 	if err != nil {
 		return err
@@ -398,7 +324,7 @@ func (t *StateTx) DeadLetter(rec Record, hash []byte, reason string) error {
 
 // TakeDeadLetters removes the dead letters and returns them, oldest first, calling keep with
 // them before the removal commits: if keep fails, they stay.
-func (s *State) TakeDeadLetters(keep func([]DeadLetter) error) (int, error) {
+func (s *State) TakeDeadLetters(keep func([]store.DeadLetter) error) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		letters, err := readDeadLetters(tx)
@@ -459,8 +385,8 @@ func (s *State) Streams() ([]string, error) {
 }
 
 // Peek implements Outbox.
-func (s *State) Peek(stream string, max int) ([]OutboxItem, error) {
-	var out []OutboxItem
+func (s *State) Peek(stream string, max int) ([]store.OutboxItem, error) {
+	var out []store.OutboxItem
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(outboxBucket).Bucket([]byte(stream))
 		if b == nil {
@@ -468,7 +394,7 @@ func (s *State) Peek(stream string, max int) ([]OutboxItem, error) {
 		}
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
-			out = append(out, OutboxItem{Seq: binary.BigEndian.Uint64(k), Event: append([]byte(nil), v...)})
+			out = append(out, store.OutboxItem{Seq: binary.BigEndian.Uint64(k), Event: append([]byte(nil), v...)})
 		}
 		return nil
 	})
