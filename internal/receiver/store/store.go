@@ -37,10 +37,12 @@ var ErrClosed = errors.New("store is closed")
 // Store is the receiver's durable state.
 type Store interface {
 	Inbox
-	// Claim returns the next batch of records this receiver may apply (at most maxRecords
-	// and about maxBytes), or nil when none is waiting or all waiting work is held by other
-	// receivers. A batch claimed while an earlier one of this receiver is not yet applied
-	// follows it; batches must be applied or released in the order they were claimed.
+	// Claim returns the next batch of records this receiver may apply (at most maxRecords,
+	// both bounds positive, and about maxBytes: at least one record), or nil when none is
+	// waiting or all waiting work is held by other receivers. A batch claimed while an
+	// earlier one of this receiver is not yet applied follows it; batches must be applied in
+	// the order they were claimed, and an Apply out of that order, or after the release of
+	// an earlier batch, fails without effect.
 	Claim(ctx context.Context, maxRecords, maxBytes int) (Batch, error)
 	// Counts returns a number's counts; ok is false when nothing was received for it yet.
 	Counts(ctx context.Context, stream string) (c NumberCounts, ok bool, err error)
@@ -76,7 +78,8 @@ type HeaderedInbox interface {
 type Batch interface {
 	Records() []Record
 	// Apply runs fn in one transaction that also removes the records from the inbox, and
-	// commits it: all of fn's effects and the removal, or none.
+	// commits it: all of fn's effects and the removal, or none. After an error the caller
+	// releases the batch (and any claimed after it) and claims again.
 	Apply(ctx context.Context, fn func(Tx) error) error
 	// Release gives the records back unapplied (another receiver, or a later claim, takes
 	// them). It is a no-op after Apply.
