@@ -62,8 +62,8 @@ FUZZTIME ?= 60s
 fuzz: ## Run each fuzz target for FUZZTIME (default 60s): signature check, webhook parser, dispatcher, event encoder.
 	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
-	go test ./internal/receiver/ -run '^$$' -fuzz '^FuzzApplyRecord$$' -fuzztime $(FUZZTIME)
-	go test ./internal/receiver/ -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME)
+	go test ./internal/receiver/process/ -run '^$$' -fuzz '^FuzzApplyRecord$$' -fuzztime $(FUZZTIME)
+	go test ./internal/receiver/event/ -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME)
 
 .PHONY: envtest-bins
 envtest-bins: $(ENVTEST_BINS) ## Build kube-apiserver, etcd and kubectl from source into bin/k8s (cached).

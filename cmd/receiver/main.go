@@ -9,13 +9,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,12 +24,18 @@ import (
 
 	whatsappv1alpha1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/receiver"
-	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
+	"github.com/coex-operator/coex-operator/internal/receiver/ingest"
 )
 
 func main() {
 	var cfg receiver.Config
 	var metricsAddr, probeAddr string
+	var sf storeFlags
+	flag.StringVar(&sf.kind, "store", "bolt", "Where webhooks, counts and the relay outbox are kept: bolt (embedded files "+
+		"in --spool-dir; one replica) or postgres (a database shared by every replica; DSN from --postgres-dsn-file "+
+		"or $COEX_POSTGRES_DSN).")
+	flag.StringVar(&sf.dsnFile, "postgres-dsn-file", "", "With --store=postgres: a file holding the DSN (mount it from a "+
+		"Secret). Several hosts with target_session_attrs=read-write follow a failover without a restart.")
 	flag.StringVar(&cfg.WebhookAddr, "webhook-bind-address", ":8443",
 		"Address Meta's webhooks are served on, at /webhooks/<namespace>/<metaapp>.")
 	flag.StringVar(&cfg.TLSCertFile, "tls-cert-file", "", "Serve webhooks over HTTPS with this certificate (and --tls-key-file), "+
@@ -40,7 +43,7 @@ func main() {
 	flag.StringVar(&cfg.TLSKeyFile, "tls-key-file", "", "Private key of --tls-cert-file.")
 	flag.StringVar(&cfg.SpoolDir, "spool-dir", "/var/lib/coex-receiver",
 		"Directory of the durable spool and state (bbolt files); mount a volume that outlives the container.")
-	flag.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", receiver.DefaultMaxBodyBytes,
+	flag.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", ingest.DefaultMaxBodyBytes,
 		"Largest webhook body accepted (413 above); Meta sends up to 3 MB.")
 	flag.DurationVar(&cfg.StatusInterval, "status-interval", time.Second,
 		"Writes of a CoexNumber's status are coalesced to at most one per interval.")
@@ -52,18 +55,19 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8083", "Address /healthz and /readyz bind to.")
 	var deadLetters, withBodies, replay bool
 	flag.BoolVar(&deadLetters, "dead-letters", false,
-		"Print the dead letters kept in --spool-dir as JSON lines and exit (stop the receiver first: the files are locked).")
+		"Print the dead letters kept in the store as JSON lines and exit (with --store=bolt, stop the receiver first: the files are locked).")
 	flag.BoolVar(&withBodies, "with-bodies", false, "With --dead-letters: include each webhook body (it may hold personal data).")
 	flag.BoolVar(&replay, "replay-dead-letters", false,
-		"Move the dead letters in --spool-dir back into the spool and exit; the next start applies them "+
-			"(after creating the CoexNumber they named, say). Stop the receiver first.")
+		"Move the dead letters back into the store's inbox and exit; they are applied again (after creating the "+
+			"CoexNumber they named, say). With --store=bolt, stop the receiver first; with postgres, running receivers apply them.")
 	logOpts := zap.Options{}
 	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
 
 	if replay {
-		n, err := replayDeadLetters(cfg.SpoolDir)
+		sf.dir = cfg.SpoolDir
+		n, err := sf.replayDeadLetters(context.Background())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -72,20 +76,22 @@ func main() {
 		return
 	}
 	if deadLetters {
-		if err := printDeadLetters(os.Stdout, cfg.SpoolDir, withBodies); err != nil {
+		sf.dir = cfg.SpoolDir
+		if err := sf.printDeadLetters(context.Background(), os.Stdout, withBodies); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		return
 	}
 
-	if err := run(cfg, metricsAddr, probeAddr); err != nil {
+	sf.dir = cfg.SpoolDir
+	if err := run(cfg, sf, metricsAddr, probeAddr); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "receiver stopped")
 		os.Exit(1)
 	}
 }
 
-func run(cfg receiver.Config, metricsAddr, probeAddr string) error {
+func run(cfg receiver.Config, sf storeFlags, metricsAddr, probeAddr string) error {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -106,8 +112,12 @@ func run(cfg receiver.Config, metricsAddr, probeAddr string) error {
 	if err != nil {
 		return fmt.Errorf("cannot create the manager: %w", err)
 	}
+	if cfg.Store, err = sf.open(context.Background()); err != nil {
+		return fmt.Errorf("cannot open the %s store: %w", sf.kind, err)
+	}
 	r, err := receiver.Add(mgr, cfg)
 	if err != nil {
+		_ = cfg.Store.Close()
 		return err
 	}
 	defer r.Close()
@@ -124,40 +134,4 @@ func run(cfg receiver.Config, metricsAddr, probeAddr string) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting the receiver", "webhooks", r.Addr().String(), "spool", cfg.SpoolDir)
 	return mgr.Start(ctrl.SetupSignalHandler())
-}
-
-// printDeadLetters writes each dead letter as a JSON line: where it came from, when, why it
-// was kept, its size and, if asked, its body.
-func printDeadLetters(w io.Writer, spoolDir string, withBodies bool) error {
-	state, err := bolt.OpenStateReadOnly(filepath.Join(spoolDir, bolt.StateFile))
-	if err != nil {
-		return err
-	}
-	defer state.Close()
-	letters, err := state.DeadLetters()
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
-	for _, d := range letters {
-		line := map[string]any{"seq": d.Seq, "namespace": d.Namespace, "metaapp": d.App,
-			"receivedAt": d.ReceivedAt.UTC().Format(time.RFC3339Nano), "reason": d.Reason, "bytes": len(d.Body)}
-		if withBodies {
-			line["body"] = string(d.Body)
-		}
-		if err := enc.Encode(line); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// replayDeadLetters moves the dead letters of a stopped receiver back into its spool.
-func replayDeadLetters(spoolDir string) (int, error) {
-	st, err := bolt.Open(spoolDir)
-	if err != nil {
-		return 0, err
-	}
-	defer st.Close()
-	return st.ReplayDeadLetters(context.Background())
 }

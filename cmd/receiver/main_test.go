@@ -75,7 +75,7 @@ func TestRunRefusesTLSFilesItCannotServe(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := receiver.Config{WebhookAddr: "127.0.0.1:0", SpoolDir: t.TempDir(), TLSCertFile: files[0], TLSKeyFile: files[1]}
 			done := make(chan error, 1)
-			go func() { done <- run(cfg, "0", "0") }()
+			go func() { done <- run(cfg, storeFlags{kind: "bolt", dir: cfg.SpoolDir}, "0", "0") }()
 			select {
 			case err := <-done:
 				// The cluster is unreachable too: the error must be the TLS files', found first.

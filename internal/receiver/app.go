@@ -5,17 +5,20 @@ package receiver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/ingest"
+	"github.com/coex-operator/coex-operator/internal/receiver/process"
+	"github.com/coex-operator/coex-operator/internal/receiver/project"
+	"github.com/coex-operator/coex-operator/internal/receiver/relay"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
@@ -44,10 +47,10 @@ type Config struct {
 type Receiver struct {
 	Store      store.Store
 	Kube       *Kube
-	Server     *Server
-	Dispatcher *Dispatcher
-	Status     *StatusWriter
-	Relay      *Relay
+	Server     *ingest.Server
+	Dispatcher *process.Dispatcher
+	Status     *project.StatusWriter
+	Relay      *relay.Relay
 	Metrics    *Metrics
 
 	listener net.Listener
@@ -58,7 +61,7 @@ type Receiver struct {
 // status writer and the relay to mgr. Close the Receiver after mgr.Start returns.
 func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	// The certificate first: a receiver that cannot serve its webhooks must not start.
-	certs, err := newCertWatcher(cfg)
+	certs, err := ingest.NewCertWatcher(cfg.TLSCertFile, cfg.TLSKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -74,16 +77,16 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	log := ctrl.Log.WithName("receiver")
 	r := &Receiver{Store: st, Metrics: NewMetrics(metrics.Registry), certs: certs}
 	r.Kube = &Kube{Reader: mgr.GetCache(), RotationGrace: cfg.RotationGrace}
-	r.Server = NewServer(ServerOptions{Inbox: st, Credentials: r.Kube, Metrics: r.Metrics,
+	r.Server = ingest.NewServer(ingest.Options{Inbox: st, Credentials: r.Kube, Metrics: r.Metrics.Ingest,
 		Logger: log.WithName("http"), MaxBodyBytes: cfg.MaxBodyBytes})
-	r.Status = NewStatusWriter(StatusWriterOptions{Client: mgr.GetClient(), Reader: mgr.GetCache(),
+	r.Status = project.NewStatusWriter(project.Options{Client: mgr.GetClient(), Reader: mgr.GetCache(),
 		APIReader: mgr.GetAPIReader(), Store: st,
-		Interval: cfg.StatusInterval, Events: mgr.GetEventRecorder("coex-receiver"), Metrics: r.Metrics,
+		Interval: cfg.StatusInterval, Events: mgr.GetEventRecorder("coex-receiver"), Metrics: r.Metrics.Project,
 		Logger: log.WithName("status")})
-	r.Dispatcher = NewDispatcher(DispatcherOptions{Store: st, Resolver: r.Kube, Metrics: r.Metrics,
+	r.Dispatcher = process.NewDispatcher(process.Options{Store: st, Resolver: r.Kube, Metrics: r.Metrics.Process,
 		Logger: log.WithName("dispatch"), Applied: r.Status.Mark})
-	r.Relay = NewRelay(RelayOptions{Outbox: st, Endpoints: r.Kube.Endpoint, Workers: cfg.RelayWorkers,
-		BatchSize: cfg.RelayBatchSize, Logger: log.WithName("relay"), Metrics: NewRelayMetrics(metrics.Registry)})
+	r.Relay = relay.New(relay.Options{Outbox: st, Endpoints: r.Kube.Endpoint, Workers: cfg.RelayWorkers,
+		BatchSize: cfg.RelayBatchSize, Logger: log.WithName("relay"), Metrics: r.Metrics.Relay})
 
 	// The listener is opened now, so a port conflict fails at start and tests can use port 0.
 	r.listener, err = net.Listen("tcp", cfg.WebhookAddr)
@@ -99,8 +102,9 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 			return run(ctx)
 		}
 	}
+	serve := func(ctx context.Context) error { return r.Server.Serve(ctx, r.listener, r.certs) }
 	runnables := []manager.Runnable{
-		afterSync(r.serve()),
+		afterSync(serve),
 		afterSync(r.Dispatcher.Start),
 		afterSync(r.Status.Start),
 		afterSync(r.Relay.Start),
@@ -129,41 +133,6 @@ func (r *Receiver) Close() {
 	_ = r.Store.Close()
 }
 
-// serve runs the webhook server; on stop it lets requests in flight finish (their bodies are
-// being made durable) before returning. A server that fails returns its error at once, which
-// stops the manager and the receiver with it: running on without answering Meta would only
-// look healthy.
-func (r *Receiver) serve() func(context.Context) error {
-	return func(ctx context.Context) error {
-		srv := &http.Server{
-			Handler:           r.Server,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       2 * time.Minute,
-			WriteTimeout:      2 * time.Minute,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-		l := r.listener
-		if r.certs != nil {
-			l = tlsListener(l, r.certs)
-		}
-		err := srv.Serve(l)
-		if errors.Is(err, http.ErrServerClosed) {
-			<-done
-			return nil
-		}
-		return fmt.Errorf("webhook server: %w", err)
-	}
-}
-
 // gauges refreshes the backlog gauges every few seconds.
 func (r *Receiver) gauges(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Second)
@@ -181,4 +150,42 @@ func (r *Receiver) gauges(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Metrics are the receiver's: each part's own, which it registers itself (ingest, process,
+// project, relay), and the two backlog gauges, which are the assembly's because only it
+// holds the store whole and measures them (gauges):
+//
+//	coex_receiver_spool_depth                        records spooled and not yet applied
+//	coex_receiver_outbox_events                      events waiting for the relay
+//
+// The names and labels are documented in README and queried by dashboards and alerts: they
+// do not change when code moves between packages.
+type Metrics struct {
+	Ingest       *ingest.Metrics
+	Process      *process.Metrics
+	Project      *project.Metrics
+	Relay        *relay.Metrics
+	SpoolDepth   prometheus.Gauge
+	OutboxEvents prometheus.Gauge
+}
+
+// NewMetrics creates every metric of the receiver and registers them on reg (if not nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Ingest:  ingest.NewMetrics(reg),
+		Process: process.NewMetrics(reg),
+		Project: project.NewMetrics(reg),
+		Relay:   relay.NewMetrics(reg),
+		SpoolDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "coex_receiver_spool_depth", Help: "Spooled webhooks not yet applied.",
+		}),
+		OutboxEvents: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "coex_receiver_outbox_events", Help: "Events waiting for the relay.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.SpoolDepth, m.OutboxEvents)
+	}
+	return m
 }

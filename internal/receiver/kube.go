@@ -18,6 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+	"github.com/coex-operator/coex-operator/internal/receiver/ingest"
+	"github.com/coex-operator/coex-operator/internal/receiver/process"
+	"github.com/coex-operator/coex-operator/internal/receiver/relay"
 )
 
 // Field indexes the receiver looks CoexNumbers up by.
@@ -39,8 +42,9 @@ func IndexFields(ctx context.Context, idx client.FieldIndexer) error {
 }
 
 // Kube answers the receiver's questions from the cluster (through a cache): which CoexNumber a
-// webhook is about, a MetaApp's credentials, and a number's relay endpoint. Secrets are read
-// at each question, so rotation needs no restart.
+// webhook is about (process.Resolver), a MetaApp's credentials (ingest.CredentialSource), and
+// a number's relay endpoint (relay.EndpointFunc). Secrets are read at each question, so
+// rotation needs no restart.
 type Kube struct {
 	Reader client.Reader
 	// RotationGrace is how long a replaced app secret still verifies webhooks (default 15 min):
@@ -57,23 +61,23 @@ type rotatedSecret struct {
 	changedAt         time.Time
 }
 
-// ByPhoneNumberID implements Resolver.
-func (k *Kube) ByPhoneNumberID(ns, app, phoneNumberID string) (Target, bool, error) {
+// ByPhoneNumberID implements process.Resolver.
+func (k *Kube) ByPhoneNumberID(ns, app, phoneNumberID string) (process.Target, bool, error) {
 	nums, err := k.list(ns, app, IndexPhoneNumberID, phoneNumberID)
 	if err != nil || len(nums) == 0 {
-		return Target{}, false, err
+		return process.Target{}, false, err
 	}
 	t, err := k.target(&nums[0])
 	return t, err == nil, err
 }
 
-// ByWABA implements Resolver.
-func (k *Kube) ByWABA(ns, app, wabaID string) ([]Target, error) {
+// ByWABA implements process.Resolver.
+func (k *Kube) ByWABA(ns, app, wabaID string) ([]process.Target, error) {
 	nums, err := k.list(ns, app, IndexWABAID, wabaID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Target, 0, len(nums))
+	out := make([]process.Target, 0, len(nums))
 	for i := range nums {
 		t, err := k.target(&nums[i])
 		if err != nil {
@@ -101,17 +105,18 @@ func (k *Kube) list(ns, app, index, value string) ([]v1.CoexNumber, error) {
 	return out, nil
 }
 
-func (k *Kube) target(n *v1.CoexNumber) (Target, error) {
-	relay := n.Spec.Relay != nil
-	if !relay {
+func (k *Kube) target(n *v1.CoexNumber) (process.Target, error) {
+	relayed := n.Spec.Relay != nil
+	if !relayed {
 		app, err := k.app(n.Namespace, n.Spec.AppRef.Name)
 		if err != nil && !apierrors.IsNotFound(err) {
-			return Target{}, err
+			return process.Target{}, err
 		}
-		relay = app != nil && app.Spec.Relay != nil
+		relayed = app != nil && app.Spec.Relay != nil
 	}
-	return Target{Namespace: n.Namespace, Name: n.Name, UID: string(n.UID), PhoneNumberID: n.Spec.PhoneNumberID, WABAID: n.Spec.WABAID,
-		DisplayPhoneNumber: n.Spec.DisplayPhoneNumber, OnboardedAt: n.SyncWindowStart().Time, Relay: relay}, nil
+	return process.Target{Namespace: n.Namespace, Name: n.Name, UID: string(n.UID), PhoneNumberID: n.Spec.PhoneNumberID,
+		WABAID: n.Spec.WABAID, DisplayPhoneNumber: n.Spec.DisplayPhoneNumber, OnboardedAt: n.SyncWindowStart().Time,
+		Relay: relayed}, nil
 }
 
 func (k *Kube) app(ns, name string) (*v1.MetaApp, error) {
@@ -122,22 +127,22 @@ func (k *Kube) app(ns, name string) (*v1.MetaApp, error) {
 	return app, nil
 }
 
-// Credentials implements CredentialSource.
-func (k *Kube) Credentials(ctx context.Context, ns, name string) (Credentials, error) {
+// Credentials implements ingest.CredentialSource.
+func (k *Kube) Credentials(ctx context.Context, ns, name string) (ingest.Credentials, error) {
 	app := &v1.MetaApp{}
 	if err := k.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
 		if apierrors.IsNotFound(err) {
-			return Credentials{}, ErrUnknownApp
+			return ingest.Credentials{}, ingest.ErrUnknownApp
 		}
-		return Credentials{}, err
+		return ingest.Credentials{}, err
 	}
 	secret, err := k.secretKey(ctx, ns, app.Spec.AppSecretRef)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("%w: app secret: %v", ErrNoCredentials, err)
+		return ingest.Credentials{}, fmt.Errorf("%w: app secret: %v", ingest.ErrNoCredentials, err)
 	}
 	token, err := k.secretKey(ctx, ns, app.Spec.VerifyTokenRef)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("%w: verify token: %v", ErrNoCredentials, err)
+		return ingest.Credentials{}, fmt.Errorf("%w: verify token: %v", ingest.ErrNoCredentials, err)
 	}
 	secrets := k.rotation(ns+"/"+name, secret)
 	// A "<key>.previous" entry beside the app secret keeps the replaced secret valid for as
@@ -146,7 +151,7 @@ func (k *Kube) Credentials(ctx context.Context, ns, name string) (Credentials, e
 	if prev, err := k.secretKey(ctx, ns, prevRef); err == nil && !slices.ContainsFunc(secrets, func(s []byte) bool { return bytes.Equal(s, prev) }) {
 		secrets = append(secrets, prev)
 	}
-	return Credentials{AppSecrets: secrets, VerifyToken: token}, nil
+	return ingest.Credentials{AppSecrets: secrets, VerifyToken: token}, nil
 }
 
 // PreviousKeySuffix names the Secret key that holds a MetaApp's previous app secret during a
@@ -184,36 +189,36 @@ func (k *Kube) rotation(key string, current []byte) [][]byte {
 	return [][]byte{r.current}
 }
 
-// Endpoint is the relay's EndpointFunc: the number's spec.relay, or its MetaApp's.
-func (k *Kube) Endpoint(stream string) (Endpoint, bool, error) {
+// Endpoint is a relay.EndpointFunc: the number's spec.relay, or its MetaApp's.
+func (k *Kube) Endpoint(stream string) (relay.Endpoint, bool, error) {
 	ns, name, _ := strings.Cut(stream, "/")
 	ctx := context.Background()
 	n := &v1.CoexNumber{}
 	if err := k.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, n); err != nil {
 		if apierrors.IsNotFound(err) {
-			return Endpoint{}, false, nil
+			return relay.Endpoint{}, false, nil
 		}
-		return Endpoint{}, false, err
+		return relay.Endpoint{}, false, err
 	}
 	spec := n.Spec.Relay
 	if spec == nil {
 		app, err := k.app(ns, n.Spec.AppRef.Name)
 		if err != nil {
 			if apierrors.IsNotFound(err) {
-				return Endpoint{}, false, nil
+				return relay.Endpoint{}, false, nil
 			}
-			return Endpoint{}, false, err
+			return relay.Endpoint{}, false, err
 		}
 		spec = app.Spec.Relay
 	}
 	if spec == nil {
-		return Endpoint{}, false, nil
+		return relay.Endpoint{}, false, nil
 	}
 	secret, err := k.secretKey(ctx, ns, spec.SecretRef)
 	if err != nil {
-		return Endpoint{}, false, nil
+		return relay.Endpoint{}, false, nil
 	}
-	return Endpoint{URL: spec.URL, Secret: secret}, true, nil
+	return relay.Endpoint{URL: spec.URL, Secret: secret}, true, nil
 }
 
 func (k *Kube) secretKey(ctx context.Context, ns string, ref v1.SecretKeySelector) ([]byte, error) {

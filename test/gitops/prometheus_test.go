@@ -17,12 +17,13 @@ import (
 
 var metricName = regexp.MustCompile(`coex_[a-z0-9_]+`)
 
-// definedMetrics are the coex_* names the code registers: string literals in the metrics
-// files of the manager and the receiver.
+// definedMetrics are the coex_* names the code registers: string literals in the files that
+// define the metrics of the manager and the receiver.
 func definedMetrics(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	defined := map[string]bool{}
-	for _, f := range []string{"controllers/metrics.go", "internal/receiver/metrics.go", "internal/receiver/relay_metrics.go"} {
+	for _, f := range []string{"controllers/metrics.go", "internal/receiver/app.go", "internal/receiver/ingest/metrics.go",
+		"internal/receiver/process/metrics.go", "internal/receiver/project/metrics.go", "internal/receiver/relay/metrics.go"} {
 		src := readFile(t, filepath.Join(root, f))
 		for _, m := range regexp.MustCompile(`"(coex_[a-z0-9_]+)"`).FindAllStringSubmatch(src, -1) {
 			defined[m[1]] = true

@@ -21,7 +21,8 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/coex-operator/coex-operator/internal/graphsim"
-	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/ingest"
+	"github.com/coex-operator/coex-operator/internal/receiver/process"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 	"github.com/coex-operator/coex-operator/internal/webhook"
@@ -36,8 +37,8 @@ var (
 // staticCredentials is one MetaApp's credentials, for benchmarks without a cluster.
 type staticCredentials struct{}
 
-func (staticCredentials) Credentials(context.Context, string, string) (receiver.Credentials, error) {
-	return receiver.Credentials{AppSecrets: [][]byte{[]byte(appSecret)}, VerifyToken: []byte(verifyToken)}, nil
+func (staticCredentials) Credentials(context.Context, string, string) (ingest.Credentials, error) {
+	return ingest.Credentials{AppSecrets: [][]byte{[]byte(appSecret)}, VerifyToken: []byte(verifyToken)}, nil
 }
 
 // BenchmarkAck measures what Meta sees: signed webhooks POSTed over loopback HTTP by 8
@@ -56,7 +57,7 @@ func benchAck(b *testing.B, size, senders int) {
 	st, err := bolt.Open(b.TempDir())
 	must(b, err)
 	defer st.Close()
-	srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Inbox: st, Credentials: staticCredentials{},
+	srv := httptest.NewServer(ingest.NewServer(ingest.Options{Inbox: st, Credentials: staticCredentials{},
 		Logger: logr.Discard()}))
 	defer srv.Close()
 	body := historyBody(size)
@@ -155,12 +156,12 @@ func historyBody(size int) []byte {
 // anyNumber resolves every phone number id to one CoexNumber with a relay.
 type anyNumber struct{}
 
-func (anyNumber) ByPhoneNumberID(ns, _, phone string) (receiver.Target, bool, error) {
-	return receiver.Target{Namespace: ns, Name: "n" + phone, PhoneNumberID: phone, Relay: true}, true, nil
+func (anyNumber) ByPhoneNumberID(ns, _, phone string) (process.Target, bool, error) {
+	return process.Target{Namespace: ns, Name: "n" + phone, PhoneNumberID: phone, Relay: true}, true, nil
 }
 
-func (anyNumber) ByWABA(ns, _, waba string) ([]receiver.Target, error) {
-	return []receiver.Target{{Namespace: ns, Name: "waba" + waba, WABAID: waba, Relay: true}}, nil
+func (anyNumber) ByWABA(ns, _, waba string) ([]process.Target, error) {
+	return []process.Target{{Namespace: ns, Name: "waba" + waba, WABAID: waba, Relay: true}}, nil
 }
 
 // BenchmarkDispatchHeavy measures the dispatcher alone: the -bench.preset history's webhooks
@@ -175,12 +176,12 @@ func BenchmarkDispatchHeavy(b *testing.B) {
 		dir := b.TempDir()
 		st, err := bolt.Open(dir)
 		must(b, err)
-		srv := httptest.NewServer(receiver.NewServer(receiver.ServerOptions{Inbox: st, Credentials: staticCredentials{},
+		srv := httptest.NewServer(ingest.NewServer(ingest.Options{Inbox: st, Credentials: staticCredentials{},
 			Logger: logr.Discard()}))
 		info := spoolScenario(b, srv.URL+"/webhooks/bench/acme", *benchPreset)
 		srv.Close()
 
-		d := receiver.NewDispatcher(receiver.DispatcherOptions{Store: st, Resolver: anyNumber{},
+		d := process.NewDispatcher(process.Options{Store: st, Resolver: anyNumber{},
 			Logger: logr.Discard()})
 		ctx, cancel := context.WithCancel(context.Background())
 		b.StartTimer()

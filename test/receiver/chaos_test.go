@@ -21,6 +21,7 @@ import (
 
 	"github.com/coex-operator/coex-operator/internal/graphsim"
 	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/relay"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 	"github.com/coex-operator/coex-operator/test/harness"
 )
@@ -203,7 +204,7 @@ func TestChaos(t *testing.T) {
 	// Relayed once, except what a receiver kill caught between the tenant's 200 and the
 	// outbox's acknowledgement: at most the batches in flight at each kill, sent again with
 	// the same ids for the tenant to drop.
-	limit := (size.kills + 1) * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize
+	limit := (size.kills + 1) * relay.DefaultWorkers * relay.DefaultBatchSize
 	if c.redelivered > limit {
 		t.Errorf("%d events relayed twice, more than the batches in flight at %d receiver kills could hold (%d)",
 			c.redelivered, size.kills+1, limit)

@@ -11,9 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,7 +33,8 @@ import (
 	"github.com/coex-operator/coex-operator/internal/controlplane"
 	"github.com/coex-operator/coex-operator/internal/graph"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
-	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/event"
+	"github.com/coex-operator/coex-operator/internal/receiver/relay"
 	"github.com/coex-operator/coex-operator/test/harness"
 )
 
@@ -51,8 +56,11 @@ type world struct {
 	graph    *httptest.Server
 	sink     *sink
 	ns       string
-	rcv      *harness.Process
-	spool    string // the receiver's spool folder
+	rcv      *harness.Process   // the receiver (the first, with several)
+	rcvs     []*harness.Process // every receiver
+	spool    string             // the receiver's spool folder
+	backend  backend
+	dsn      string // the receiver's database, with the postgres backend
 	hookAddr string // where the receiver listens for Meta's webhooks
 	numbers  []graphsim.NumberInfo
 	// beforeAnswer, when set, sees each Graph call after it took effect at the simulator
@@ -61,6 +69,19 @@ type world struct {
 }
 
 func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
+	tb.Helper()
+	return newWorldOn(tb, boltBackend, delivery)
+}
+
+// newWorldOn is newWorld with the receiver keeping its data in b.
+func newWorldOn(tb testing.TB, b backend, delivery graphsim.DeliveryOptions) *world {
+	tb.Helper()
+	return newWorldOf(tb, b, 1, delivery)
+}
+
+// newWorldOf is newWorld with n receivers keeping their data in b, behind a round-robin
+// proxy (a Service in front of the pods) when n > 1. Only a shared store allows n > 1.
+func newWorldOf(tb testing.TB, b backend, n int, delivery graphsim.DeliveryOptions) *world {
 	tb.Helper()
 	env, err := controlplane.Start(controlplane.Options{InstallCRDs: true})
 	must(tb, err)
@@ -71,8 +92,8 @@ func newWorld(tb testing.TB, delivery graphsim.DeliveryOptions) *world {
 	k8s, err := client.New(env.Config, client.Options{Scheme: scheme})
 	must(tb, err)
 
-	w := &world{tb: tb, env: env, k8s: k8s, sink: newSink(tb)}
-	w.startReceiver()
+	w := &world{tb: tb, env: env, k8s: k8s, sink: newSink(tb), backend: b}
+	w.startReceivers(n)
 	w.sim = graphsim.New(graphsim.Options{Seed: 7, Delivery: delivery, BeforeAnswer: func(c graphsim.Call) {
 		if f := w.beforeAnswer.Load(); f != nil {
 			(*f)(c)
@@ -174,12 +195,40 @@ func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() (boo
 }
 
 // startReceiver runs the receiver binary with its spool in a folder of its own.
+// startReceivers starts n receivers; with more than one, Meta reaches them through a
+// round-robin proxy, which answers 502 for one that is down (Meta retries later).
+func (w *world) startReceivers(n int) {
+	w.tb.Helper()
+	if n <= 1 {
+		w.startReceiver()
+		w.rcvs = []*harness.Process{w.rcv}
+		return
+	}
+	var targets []*url.URL
+	for range n {
+		w.startReceiver()
+		w.rcvs = append(w.rcvs, w.rcv)
+		targets = append(targets, &url.URL{Scheme: "http", Host: w.hookAddr})
+	}
+	w.rcv = w.rcvs[0]
+	var next atomic.Uint64
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[next.Add(1)%uint64(len(targets))])
+		},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	srv := httptest.NewServer(proxy)
+	w.tb.Cleanup(srv.Close)
+	w.hookAddr = srv.Listener.Addr().String()
+}
+
 func (w *world) startReceiver() {
 	w.tb.Helper()
 	p := harness.New(w.tb, w.env, "receiver")
 	w.spool, w.hookAddr, p.MetricsAddr = filepath.Join(p.Dir, "spool"), harness.FreeAddr(w.tb), harness.FreeAddr(w.tb)
-	p.Args = []string{"--spool-dir", w.spool, "--webhook-bind-address", w.hookAddr, "--metrics-bind-address", p.MetricsAddr,
-		"--health-probe-bind-address", "0"}
+	p.Args = append(w.storeArgs(p.Dir), "--webhook-bind-address", w.hookAddr, "--metrics-bind-address", p.MetricsAddr,
+		"--health-probe-bind-address", "0")
 	p.Start()
 	w.rcv = p
 }
@@ -190,8 +239,8 @@ type sink struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	ids  map[string]int
-	kept map[string]receiver.Event // events other than history, by id
-	down atomic.Bool               // answer 503: the tenant's endpoint is down
+	kept map[string]event.Event // events other than history, by id
+	down atomic.Bool            // answer 503: the tenant's endpoint is down
 	// afterDelivery, when set, is called after each delivery the sink has taken.
 	afterDelivery atomic.Pointer[func()]
 	byType        map[string]int
@@ -199,10 +248,11 @@ type sink struct {
 	lastNew       time.Time // when an event id arrived for the first time, last
 	redelivery    int       // events received again
 	badSig        int
+	order         streamOrder
 }
 
 func newSink(tb testing.TB) *sink {
-	s := &sink{ids: map[string]int{}, byType: map[string]int{}, kept: map[string]receiver.Event{}}
+	s := &sink{ids: map[string]int{}, byType: map[string]int{}, kept: map[string]event.Event{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -218,7 +268,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if !receiver.VerifyRelay([]byte(relayKey), r.Header.Get("X-Coex-Timestamp"), body, r.Header.Get("X-Coex-Signature-256")) {
+	if !relay.Verify([]byte(relayKey), r.Header.Get("X-Coex-Timestamp"), body, r.Header.Get("X-Coex-Signature-256")) {
 		s.mu.Lock()
 		s.badSig++
 		s.mu.Unlock()
@@ -226,7 +276,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var batch struct {
-		Events []receiver.Event `json:"events"`
+		Events []event.Event `json:"events"`
 	}
 	if err := json.Unmarshal(body, &batch); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -238,6 +288,11 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deliveries++
+	ids := make([]string, len(batch.Events))
+	for i, e := range batch.Events {
+		ids[i] = e.ID
+	}
+	s.order.check(r.Header.Get("X-Coex-Delivery"), ids, func(id string) bool { return s.ids[id] > 0 })
 	for _, e := range batch.Events {
 		if s.ids[e.ID]++; s.ids[e.ID] > 1 {
 			s.redelivery++
@@ -245,14 +300,14 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.byType[e.Type]++
 		s.lastNew = time.Now()
-		if e.Type != receiver.EventHistoryMessage && e.Type != receiver.EventHistoryMedia && e.Type != receiver.EventContact {
+		if e.Type != event.TypeHistoryMessage && e.Type != event.TypeHistoryMedia && e.Type != event.TypeContact {
 			s.kept[e.ID] = e
 		}
 	}
 }
 
 // event returns a relayed event (not history or contacts) by id.
-func (s *sink) event(id string) (receiver.Event, bool) {
+func (s *sink) event(id string) (event.Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.kept[id]
@@ -260,7 +315,7 @@ func (s *sink) event(id string) (receiver.Event, bool) {
 }
 
 // eventOfType returns some relayed event of a type (not history or contacts).
-func (s *sink) eventOfType(typ string) (receiver.Event, bool) {
+func (s *sink) eventOfType(typ string) (event.Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.kept {
@@ -268,20 +323,21 @@ func (s *sink) eventOfType(typ string) (receiver.Event, bool) {
 			return e, true
 		}
 	}
-	return receiver.Event{}, false
+	return event.Event{}, false
 }
 
 type sinkCounts struct {
 	distinct, redelivered, badSig, deliveries int
 	byType                                    map[string]int
 	lastNew                                   time.Time
+	outOfOrder                                []string // deliveries that broke a number's order
 }
 
 func (s *sink) counts() sinkCounts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := sinkCounts{distinct: len(s.ids), redelivered: s.redelivery, badSig: s.badSig, deliveries: s.deliveries,
-		byType: map[string]int{}, lastNew: s.lastNew}
+		byType: map[string]int{}, lastNew: s.lastNew, outOfOrder: slices.Clone(s.order.bad)}
 	for k, v := range s.byType {
 		c.byType[k] = v
 	}

@@ -17,16 +17,34 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
-	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/event"
+	"github.com/coex-operator/coex-operator/internal/receiver/relay"
 	"github.com/coex-operator/coex-operator/test/harness"
 )
 
 // TestHistoryThroughKills syncs a heavy account (5,000 threads, 500,000 messages; the medium
 // preset with -short or COEX_RECEIVER_PRESET=medium) with 20% of the webhooks delivered twice,
-// while the receiver is killed with SIGKILL several times and restarted on the same spool. At
-// the end every count in status equals the scenario's, HistorySynced is True, and the relay
-// sink has every event id, none missing.
+// while a receiver is killed with SIGKILL several times and restarted on the same store: one
+// receiver on the embedded store (4 kills), and three receivers on one PostgreSQL database
+// behind a round-robin proxy (one of them killed twice). At the end every count in status
+// equals the scenario's, HistorySynced is True, the relay sink has every event id, none
+// missing, each number's events in order, and no acknowledged webhook was lost.
 func TestHistoryThroughKills(t *testing.T) {
+	for _, tc := range []struct {
+		backend   backend
+		receivers int
+		kills     int
+	}{
+		{boltBackend, 1, 4},
+		{postgresBackend, 3, 2},
+	} {
+		t.Run(fmt.Sprintf("%s/%d receivers", tc.backend, tc.receivers), func(t *testing.T) {
+			historyThroughKills(t, tc.backend, tc.receivers, tc.kills)
+		})
+	}
+}
+
+func historyThroughKills(t *testing.T, b backend, receivers, kills int) {
 	preset := "heavy"
 	if testing.Short() {
 		preset = "medium"
@@ -34,11 +52,10 @@ func TestHistoryThroughKills(t *testing.T) {
 	if p := os.Getenv("COEX_RECEIVER_PRESET"); p != "" {
 		preset = p
 	}
-	kills := 4
 	if k, err := strconv.Atoi(os.Getenv("COEX_RECEIVER_KILLS")); err == nil {
 		kills = k
 	}
-	w := newWorld(t, graphsim.DeliveryOptions{
+	w := newWorldOf(t, b, receivers, graphsim.DeliveryOptions{
 		DuplicateShare: 0.2, MaxInFlight: 8,
 		// Meta retries for a week; the simulator is told to retry until the test ends.
 		RetryBase: 100 * time.Millisecond, RetryMax: time.Second, MaxAttempts: 10_000,
@@ -110,8 +127,8 @@ func TestHistoryThroughKills(t *testing.T) {
 		t.Errorf("relay delivered %d distinct events, want %d", c.distinct, wantEvents)
 	}
 	for typ, want := range map[string]int{
-		receiver.EventHistoryMessage: tot.Messages, receiver.EventHistoryMedia: tot.MediaFollowUps,
-		receiver.EventContact: tot.ContactsAdded + tot.ContactsRemoved,
+		event.TypeHistoryMessage: tot.Messages, event.TypeHistoryMedia: tot.MediaFollowUps,
+		event.TypeContact: tot.ContactsAdded + tot.ContactsRemoved,
 	} {
 		if c.byType[typ] != want {
 			t.Errorf("relayed %d %s events, want %d", c.byType[typ], typ, want)
@@ -119,12 +136,15 @@ func TestHistoryThroughKills(t *testing.T) {
 	}
 	// A kill between the tenant's 200 and the relay's acknowledgement resends that batch: at
 	// least once, with stable ids. Nothing else may come twice.
-	if limit := done * receiver.DefaultRelayWorkers * receiver.DefaultRelayBatchSize; c.redelivered > limit {
+	if limit := done * relay.DefaultWorkers * relay.DefaultBatchSize; c.redelivered > limit {
 		t.Errorf("%d events relayed again, more than the %d batches in flight at %d kills could hold", c.redelivered,
-			done*receiver.DefaultRelayWorkers, done)
+			done*relay.DefaultWorkers, done)
 	}
 	if c.badSig != 0 {
 		t.Errorf("%d relay deliveries had a bad signature", c.badSig)
+	}
+	for _, bad := range c.outOfOrder {
+		t.Errorf("relayed out of order: %s", bad)
 	}
 	t.Logf("%s in %s through %d SIGKILLs: %d events relayed in %d deliveries, %d received again after a kill "+
 		"(the tenant de-duplicates by id)", preset, elapsed.Round(time.Millisecond), done, c.distinct, c.deliveries, c.redelivered)

@@ -6,7 +6,6 @@ package receiver_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,76 +29,78 @@ import (
 //     after the receiver's spool and state are deleted and it restarts, while further
 //     webhooks for the number arrive and are counted from nothing.
 func TestStatusNeverGoesBackwards(t *testing.T) {
-	w := newWorld(t, graphsim.DeliveryOptions{RetryBase: 100 * time.Millisecond, RetryMax: time.Second, MaxAttempts: 1000})
-	startManager(t, w)
-	keep := w.addNumber("keep", "2101", "3101", graphsim.Scenario{Preset: "small"})
+	eachBackend(t, func(t *testing.T, b backend) {
+		w := newWorldOn(t, b, graphsim.DeliveryOptions{RetryBase: 100 * time.Millisecond, RetryMax: time.Second, MaxAttempts: 1000})
+		startManager(t, w)
+		keep := w.addNumber("keep", "2101", "3101", graphsim.Scenario{Preset: "small"})
 
-	// The predecessor: an echo and an offboarding, then deleted and created again.
-	gone := w.addSuspendedNumber(t, "gone", "2102", "3102")
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: gone.PhoneNumberID})
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventAccountUpdate, PhoneNumberID: gone.PhoneNumberID,
-		AccountEvent: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM"})
-	waitFor(t, time.Minute, "the first gone to show its echo and Offboarded", func() (bool, string) {
-		n := w.number("gone")
-		return n.Status.Echoes != nil && meta.IsStatusConditionTrue(n.Status.Conditions, v1.ConditionOffboarded),
-			fmt.Sprintf("echoes %+v, conditions %+v", n.Status.Echoes, n.Status.Conditions)
-	})
-	old := w.number("gone")
-	must(t, w.k8s.Delete(context.Background(), old))
-	waitFor(t, 30*time.Second, "the first gone to be deleted", func() (bool, string) {
-		err := w.k8s.Get(context.Background(), client.ObjectKeyFromObject(old), &v1.CoexNumber{})
-		return client.IgnoreNotFound(err) == nil && err != nil, fmt.Sprint(err)
-	})
-	w.createSuspended(t, "gone", gone)
-	w.rcv.Restart() // a restart writes every number the state holds counts for
-	noPredecessor := func(n *v1.CoexNumber) string {
-		if n.UID == old.UID {
+		// The predecessor: an echo and an offboarding, then deleted and created again.
+		gone := w.addSuspendedNumber(t, "gone", "2102", "3102")
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: gone.PhoneNumberID})
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventAccountUpdate, PhoneNumberID: gone.PhoneNumberID,
+			AccountEvent: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM"})
+		waitFor(t, time.Minute, "the first gone to show its echo and Offboarded", func() (bool, string) {
+			n := w.number("gone")
+			return n.Status.Echoes != nil && meta.IsStatusConditionTrue(n.Status.Conditions, v1.ConditionOffboarded),
+				fmt.Sprintf("echoes %+v, conditions %+v", n.Status.Echoes, n.Status.Conditions)
+		})
+		old := w.number("gone")
+		must(t, w.k8s.Delete(context.Background(), old))
+		waitFor(t, 30*time.Second, "the first gone to be deleted", func() (bool, string) {
+			err := w.k8s.Get(context.Background(), client.ObjectKeyFromObject(old), &v1.CoexNumber{})
+			return client.IgnoreNotFound(err) == nil && err != nil, fmt.Sprint(err)
+		})
+		w.createSuspended(t, "gone", gone)
+		w.rcv.Restart() // a restart writes every number the state holds counts for
+		noPredecessor := func(n *v1.CoexNumber) string {
+			if n.UID == old.UID {
+				return ""
+			}
+			if n.Status.Offboarding != nil || meta.FindStatusCondition(n.Status.Conditions, v1.ConditionOffboarded) != nil {
+				return fmt.Sprintf("the recreated gone shows its predecessor's offboarding: %+v", n.Status.Conditions)
+			}
+			if n.Status.Echoes != nil && n.Status.Echoes.Count > 1 {
+				return fmt.Sprintf("the recreated gone counts its predecessor's echo: %+v", n.Status.Echoes)
+			}
 			return ""
 		}
-		if n.Status.Offboarding != nil || meta.FindStatusCondition(n.Status.Conditions, v1.ConditionOffboarded) != nil {
-			return fmt.Sprintf("the recreated gone shows its predecessor's offboarding: %+v", n.Status.Conditions)
+		watch := w.watchStatus(t, "gone", noPredecessor)
+		time.Sleep(3 * time.Second) // three status intervals after the restart
+		if n := w.number("gone"); n.Status.Echoes != nil {
+			t.Errorf("before any webhook of its own, the recreated gone shows echoes %+v", n.Status.Echoes)
 		}
-		if n.Status.Echoes != nil && n.Status.Echoes.Count > 1 {
-			return fmt.Sprintf("the recreated gone counts its predecessor's echo: %+v", n.Status.Echoes)
-		}
-		return ""
-	}
-	watch := w.watchStatus(t, "gone", noPredecessor)
-	time.Sleep(3 * time.Second) // three status intervals after the restart
-	if n := w.number("gone"); n.Status.Echoes != nil {
-		t.Errorf("before any webhook of its own, the recreated gone shows echoes %+v", n.Status.Echoes)
-	}
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: gone.PhoneNumberID})
-	waitFor(t, time.Minute, "the recreated gone to count its own echo", func() (bool, string) {
-		n := w.number("gone")
-		return n.Status.Echoes != nil && n.Status.Echoes.Count == 1, fmt.Sprintf("echoes %+v", n.Status.Echoes)
-	})
-	watch.check(t)
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: gone.PhoneNumberID})
+		waitFor(t, time.Minute, "the recreated gone to count its own echo", func() (bool, string) {
+			n := w.number("gone")
+			return n.Status.Echoes != nil && n.Status.Echoes.Count == 1, fmt.Sprintf("echoes %+v", n.Status.Echoes)
+		})
+		watch.check(t)
 
-	// The synced number loses the receiver's state.
-	w.waitPhase(t, "keep", v1.PhaseActive)
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: keep.PhoneNumberID})
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: keep.PhoneNumberID})
-	waitFor(t, time.Minute, "keep to show its echoes", func() (bool, string) {
-		n := w.number("keep")
-		e := n.Status.Echoes
-		return e != nil && e.Count >= 2 && e.LastAt != nil, fmt.Sprintf("echoes %+v", e)
+		// The synced number loses the receiver's state.
+		w.waitPhase(t, "keep", v1.PhaseActive)
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: keep.PhoneNumberID})
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: keep.PhoneNumberID})
+		waitFor(t, time.Minute, "keep to show its echoes", func() (bool, string) {
+			n := w.number("keep")
+			e := n.Status.Echoes
+			return e != nil && e.Count >= 2 && e.LastAt != nil, fmt.Sprintf("echoes %+v", e)
+		})
+		before := w.number("keep")
+		watch = w.watchStatus(t, "keep", func(n *v1.CoexNumber) string { return regressed(before, n) })
+		w.rcv.Stop(syscall.SIGKILL)
+		w.forgetStore()
+		w.rcv.Start()
+		w.sim.Clock().Advance(time.Minute) // the next echo is newer than any shown
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: keep.PhoneNumberID})
+		w.trigger(t, graphsim.Event{Kind: graphsim.EventInbound, PhoneNumberID: keep.PhoneNumberID, Text: "still there?"})
+		waitFor(t, time.Minute, "the echo after the loss to reach keep's status", func() (bool, string) {
+			n := w.number("keep")
+			e := n.Status.Echoes
+			return e != nil && e.LastAt != nil && e.LastAt.After(before.Status.Echoes.LastAt.Time), fmt.Sprintf("echoes %+v", e)
+		})
+		time.Sleep(2 * time.Second) // the manager's next look at the number
+		watch.check(t)
 	})
-	before := w.number("keep")
-	watch = w.watchStatus(t, "keep", func(n *v1.CoexNumber) string { return regressed(before, n) })
-	w.rcv.Stop(syscall.SIGKILL)
-	must(t, os.RemoveAll(w.spool))
-	w.rcv.Start()
-	w.sim.Clock().Advance(time.Minute) // the next echo is newer than any shown
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventEcho, PhoneNumberID: keep.PhoneNumberID})
-	w.trigger(t, graphsim.Event{Kind: graphsim.EventInbound, PhoneNumberID: keep.PhoneNumberID, Text: "still there?"})
-	waitFor(t, time.Minute, "the echo after the loss to reach keep's status", func() (bool, string) {
-		n := w.number("keep")
-		e := n.Status.Echoes
-		return e != nil && e.LastAt != nil && e.LastAt.After(before.Status.Echoes.LastAt.Time), fmt.Sprintf("echoes %+v", e)
-	})
-	time.Sleep(2 * time.Second) // the manager's next look at the number
-	watch.check(t)
 }
 
 // regressed describes how now went backwards from before, or is empty.

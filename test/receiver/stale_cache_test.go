@@ -14,7 +14,7 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/graphsim"
-	"github.com/coex-operator/coex-operator/internal/receiver"
+	"github.com/coex-operator/coex-operator/internal/receiver/project"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
@@ -73,7 +73,7 @@ func TestStatusOfAReplacedNumberIsRefusedByTheAPIServer(t *testing.T) {
 				c.UID, c.Echoes, c.EchoLastAt = tc.counts, 4, &at
 				return err
 			}))
-			sw := receiver.NewStatusWriter(receiver.StatusWriterOptions{Client: w.k8s, Reader: objectAs{obj: tc.seen},
+			sw := project.NewStatusWriter(project.Options{Client: w.k8s, Reader: objectAs{obj: tc.seen},
 				Store: st, Interval: time.Hour, Logger: testr.NewWithOptions(t, testr.Options{Verbosity: 1})})
 			sw.Mark([]string{stream}, nil)
 			sw.Flush(ctx)

@@ -1,10 +1,10 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package relay
 
 /*
-Relay metrics, for the registry given to NewRelayMetrics (controller-runtime's
+Relay metrics, for the registry given to NewMetrics (controller-runtime's
 metrics.Registry in the receiver, so they are served with the others):
 
 	coex_receiver_relay_deliveries_total{result}
@@ -36,24 +36,24 @@ import (
 
 // Results of one delivery attempt, the result label of coex_receiver_relay_deliveries_total.
 const (
-	relayResultDelivered  = "delivered"
-	relayResultFailed     = "failed"
-	relayResultNoEndpoint = "no_endpoint"
+	resultDelivered  = "delivered"
+	resultFailed     = "failed"
+	resultNoEndpoint = "no_endpoint"
 )
 
-// RelayMetrics are the relay's Prometheus metrics. A nil *RelayMetrics records nothing.
-type RelayMetrics struct {
+// Metrics are the relay's Prometheus metrics. A nil *Metrics records nothing.
+type Metrics struct {
 	deliveries *prometheus.CounterVec
 	events     prometheus.Counter
 	duration   prometheus.Histogram
 	backlog    prometheus.Gauge
 }
 
-// NewRelayMetrics creates the relay's metrics and registers them on reg (not registered when
+// NewMetrics creates the relay's metrics and registers them on reg (not registered when
 // reg is nil, which tests use). It panics if they are already registered on reg, like
 // MustRegister: build them once per process.
-func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
-	m := &RelayMetrics{
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coex_receiver_relay_deliveries_total",
 			Help: "Attempts to deliver a batch of events to a tenant's endpoint, by result (delivered, failed, no_endpoint).",
@@ -74,7 +74,7 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 		}),
 	}
 	// Every series starts at 0, so rate() and increase() see the first attempt.
-	for _, r := range []string{relayResultDelivered, relayResultFailed, relayResultNoEndpoint} {
+	for _, r := range []string{resultDelivered, resultFailed, resultNoEndpoint} {
 		m.deliveries.WithLabelValues(r)
 	}
 	if reg != nil {
@@ -84,28 +84,28 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 }
 
 // attempt counts one delivery attempt with result.
-func (m *RelayMetrics) attempt(result string) {
+func (m *Metrics) attempt(result string) {
 	if m != nil {
 		m.deliveries.WithLabelValues(result).Inc()
 	}
 }
 
 // acknowledged counts n events an endpoint answered 2xx for.
-func (m *RelayMetrics) acknowledged(n int) {
+func (m *Metrics) acknowledged(n int) {
 	if m != nil {
 		m.events.Add(float64(n))
 	}
 }
 
 // posted records how long one POST took.
-func (m *RelayMetrics) posted(d time.Duration) {
+func (m *Metrics) posted(d time.Duration) {
 	if m != nil {
 		m.duration.Observe(d.Seconds())
 	}
 }
 
 // listed records how many streams had events waiting.
-func (m *RelayMetrics) listed(streams int) {
+func (m *Metrics) listed(streams int) {
 	if m != nil {
 		m.backlog.Set(float64(streams))
 	}

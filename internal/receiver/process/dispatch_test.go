@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package process
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 
 	"github.com/coex-operator/coex-operator/internal/webhook"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/event"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
@@ -49,7 +51,7 @@ func TestHistoryCountsDistinctChunksThreadsAndMessages(t *testing.T) {
 	if c.HistoryStartedAt == nil || c.CompletedAt != nil {
 		t.Errorf("started %v completed %v, want started and not completed", c.HistoryStartedAt, c.CompletedAt)
 	}
-	msgs := h.eventsOfType(testStream, EventHistoryMessage)
+	msgs := h.eventsOfType(testStream, event.TypeHistoryMessage)
 	if got, want := eventIDs(msgs), []string{"history.message:m1", "history.message:m2", "history.message:m3",
 		"history.message:m4", "history.message:m5", "history.message:m6"}; !slices.Equal(got, want) {
 		t.Errorf("history events = %v, want %v", got, want)
@@ -234,7 +236,7 @@ func TestHistoryDeclined(t *testing.T) {
 		t.Fatal("test body was not changed")
 	}
 	h.deliverAndDrain(again)
-	if evs := h.eventsOfType(testStream, EventHistoryDecline); len(evs) != 1 || evs[0].ID != EventHistoryDecline+":"+testPhoneID {
+	if evs := h.eventsOfType(testStream, event.TypeHistoryDecline); len(evs) != 1 || evs[0].ID != event.TypeHistoryDecline+":"+testPhoneID {
 		t.Errorf("declined events = %v, want one with a stable id", eventIDs(evs))
 	}
 	if c := h.counts(testStream); !c.CompletedAt.Equal(at) {
@@ -250,16 +252,16 @@ func TestHistoryMediaFollowUps(t *testing.T) {
 		t.Errorf("messages %d, media follows %d; want 4 and 1 (the media follows its placeholder, it is not a new message)",
 			c.Messages, c.MediaFollows)
 	}
-	media := h.eventsOfType(testStream, EventHistoryMedia)
+	media := h.eventsOfType(testStream, event.TypeHistoryMedia)
 	if len(media) != 1 {
 		t.Fatalf("%d history.media events, want 1", len(media))
 	}
 	ev := media[0]
-	if ev.ID != EventHistoryMedia+":"+sharedPlaceholderID || ev.MessageID != sharedPlaceholderID ||
+	if ev.ID != event.TypeHistoryMedia+":"+sharedPlaceholderID || ev.MessageID != sharedPlaceholderID ||
 		ev.ThreadID != "16505551234" || ev.Timestamp != 1738796547 || !strings.Contains(string(ev.Data), "Black Prince echeveria") {
 		t.Errorf("media event = %+v", ev)
 	}
-	if n := len(h.eventsOfType(testStream, EventHistoryMessage)); n != 4 {
+	if n := len(h.eventsOfType(testStream, event.TypeHistoryMessage)); n != 4 {
 		t.Errorf("%d history.message events, want 4", n)
 	}
 	// Delivered again in another envelope: counted and emitted once.
@@ -268,7 +270,7 @@ func TestHistoryMediaFollowUps(t *testing.T) {
 	if c := h.counts(testStream); c.MediaFollows != 1 || c.Messages != 4 {
 		t.Errorf("after redelivery: media follows %d, messages %d; want 1 and 4", c.MediaFollows, c.Messages)
 	}
-	if n := len(h.eventsOfType(testStream, EventHistoryMedia)); n != 1 {
+	if n := len(h.eventsOfType(testStream, event.TypeHistoryMedia)); n != 1 {
 		t.Errorf("after redelivery: %d history.media events, want 1", n)
 	}
 }
@@ -286,7 +288,7 @@ func TestHistoryMediaFollowUpAfterADuplicate(t *testing.T) {
 			"webhook is dropped (not counted, no history.media event), and the CompletedAt check at the end is skipped. " +
 			"Got MediaFollows " + itoa(int(c.MediaFollows)) + ", want 2. Fix: `if err != nil { return err }; if !first { continue }`.")
 	}
-	if n := len(h.eventsOfType(testStream, EventHistoryMedia)); n != 2 {
+	if n := len(h.eventsOfType(testStream, event.TypeHistoryMedia)); n != 2 {
 		t.Errorf("%d history.media events, want 2", n)
 	}
 }
@@ -305,7 +307,7 @@ func TestContactsCountedOnceEvenIfRedelivered(t *testing.T) {
 	if c.ContactsAdded != 1 || c.ContactsRemoved != 1 {
 		t.Errorf("added %d removed %d, want 1 and 1", c.ContactsAdded, c.ContactsRemoved)
 	}
-	if evs := h.eventsOfType(testStream, EventContact); len(evs) != 2 {
+	if evs := h.eventsOfType(testStream, event.TypeContact); len(evs) != 2 {
 		t.Errorf("%d contact events, want 2", len(evs))
 	}
 	// An edit is a new add (another name, later timestamp); a contact removed again later is
@@ -332,7 +334,7 @@ func TestEchoesCountedWithNewestTimestamp(t *testing.T) {
 	if want := time.Unix(1_739_000_300, 0); c.EchoLastAt == nil || !c.EchoLastAt.Equal(want) {
 		t.Errorf("EchoLastAt = %v, want %v (the newest echo)", c.EchoLastAt, want)
 	}
-	evs := h.eventsOfType(testStream, EventEcho)
+	evs := h.eventsOfType(testStream, event.TypeEcho)
 	if got := eventIDs(evs); !slices.Equal(got, []string{"echo:e1", "echo:e2", "echo:e3"}) {
 		t.Errorf("echo events = %v", got)
 	}
@@ -346,7 +348,7 @@ func TestEchoesCountedWithNewestTimestamp(t *testing.T) {
 func TestEchoExampleFromMeta(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
 	h.deliverAndDrain(readTestdata(t, "echoes.json"))
-	evs := h.eventsOfType(testStream, EventEcho)
+	evs := h.eventsOfType(testStream, event.TypeEcho)
 	if len(evs) != 1 || evs[0].MessageID != exampleEchoID || evs[0].ThreadID != "16505551234" || evs[0].Timestamp != 1739321024 {
 		t.Fatalf("echo events = %+v", evs)
 	}
@@ -376,7 +378,7 @@ func TestInboundMessageOpensWindowOnlyAfterOnboarding(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(true)))
 			h.deliverAndDrain(messagesBody(t, testPhoneID, 1, webhook.MessagesValue{
 				Messages: []webhook.Message{textMessage("in-1", "16505551234", tc.ts)}}))
-			evs := h.eventsOfType(testStream, EventMessage)
+			evs := h.eventsOfType(testStream, event.TypeMessage)
 			if len(evs) != 1 {
 				t.Fatalf("%d message events, want 1", len(evs))
 			}
@@ -401,8 +403,8 @@ func TestEditAndRevokeCarryTheOriginalMessageID(t *testing.T) {
 		file     string
 		wantType string
 	}{
-		{"edit.json", EventEdit},
-		{"revoke.json", EventRevoke},
+		{"edit.json", event.TypeEdit},
+		{"revoke.json", event.TypeRevoke},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -433,7 +435,7 @@ func TestUnsupportedMessagesCountedAndReported(t *testing.T) {
 		t.Errorf("unsupported %d at %v, want 1 at 1749854575", c.Unsupported, c.UnsupportedLastAt)
 	}
 	evs := h.events(testStream)
-	if len(evs) != 1 || evs[0].Type != EventUnsupported || evs[0].ID != EventUnsupported+":"+editRevokeID || evs[0].WindowClosesAt != nil {
+	if len(evs) != 1 || evs[0].Type != event.TypeUnsupported || evs[0].ID != event.TypeUnsupported+":"+editRevokeID || evs[0].WindowClosesAt != nil {
 		t.Errorf("events = %+v, want one unsupported event without a window", evs)
 	}
 	calls := h.appliedCalls()
@@ -473,7 +475,7 @@ func TestStatusesEmittedOncePerState(t *testing.T) {
 		messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Statuses: statuses[:2]}),
 		messagesBody(t, testPhoneID, 2, webhook.MessagesValue{Statuses: statuses[1:]}), // delivered again
 	)
-	evs := h.eventsOfType(testStream, EventStatus)
+	evs := h.eventsOfType(testStream, event.TypeStatus)
 	if got := eventIDs(evs); !slices.Equal(got, []string{"status:out-1:sent", "status:out-1:delivered", "status:out-1:read"}) {
 		t.Errorf("status events = %v", got)
 	}
@@ -494,7 +496,7 @@ func TestPartnerRemovedAffectsOnlyTheNamedNumber(t *testing.T) {
 				Event: webhook.EventPartnerRemoved, PhoneNumber: phone,
 				DisconnectionInfo: &webhook.DisconnectionInfo{Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM"}}))
 			c := h.counts(testStream)
-			want := OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM",
+			want := store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM",
 				At: time.Unix(1739212624, 0).UTC()}
 			if c.Offboarding == nil || *c.Offboarding != want {
 				t.Errorf("offboarding = %+v, want %+v", c.Offboarding, want)
@@ -508,7 +510,7 @@ func TestPartnerRemovedAffectsOnlyTheNamedNumber(t *testing.T) {
 			if n := len(h.events(otherStream)); n != 0 {
 				t.Errorf("%d events for the other number, want none", n)
 			}
-			if n := len(h.eventsOfType(testStream, EventAccount)); n != 1 {
+			if n := len(h.eventsOfType(testStream, event.TypeAccount)); n != 1 {
 				t.Errorf("%d account events, want 1", n)
 			}
 			if dl := h.deadLetters(); len(dl) != 0 {
@@ -532,7 +534,7 @@ func TestPartnerRemovedExamplesFromMeta(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(false), otherTarget(false)))
 			h.deliverAndDrain(readTestdata(t, tc.file))
-			want := OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: tc.wantReason, InitiatedBy: tc.wantBy,
+			want := store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: tc.wantReason, InitiatedBy: tc.wantBy,
 				At: time.Unix(1739212624, 0).UTC()}
 			if got := h.counts(testStream).Offboarding; got == nil || *got != want {
 				t.Errorf("offboarding of the named number = %+v, want %+v", got, want)
@@ -563,7 +565,7 @@ func TestOffboardedAndReconnectedApplyToTheWholeWABA(t *testing.T) {
 			c.OffboardedSince.Unix() != t2 {
 			t.Errorf("%s after ACCOUNT_RECONNECTED: %+v since %v", s, c.Offboarding, c.OffboardedSince)
 		}
-		if n := len(h.eventsOfType(s, EventAccount)); n != 2 {
+		if n := len(h.eventsOfType(s, event.TypeAccount)); n != 2 {
 			t.Errorf("%s: %d account events, want 2", s, n)
 		}
 	}
@@ -586,35 +588,35 @@ func TestOlderAccountEventDeliveredLateDoesNotOverride(t *testing.T) {
 
 func TestApplyAccountEvent(t *testing.T) {
 	at := func(s int64) time.Time { return time.Unix(1_768_000_000+s, 0).UTC() }
-	removed := func(s int64) OffboardingRecord {
-		return OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "COMPANION_INACTIVITY", At: at(s)}
+	removed := func(s int64) store.OffboardingRecord {
+		return store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "COMPANION_INACTIVITY", At: at(s)}
 	}
-	offboarded := func(s int64) OffboardingRecord {
-		return OffboardingRecord{Event: webhook.EventAccountOffboarded, At: at(s)}
+	offboarded := func(s int64) store.OffboardingRecord {
+		return store.OffboardingRecord{Event: webhook.EventAccountOffboarded, At: at(s)}
 	}
-	reconnected := func(s int64) OffboardingRecord {
-		return OffboardingRecord{Event: webhook.EventAccountReconnected, At: at(s)}
+	reconnected := func(s int64) store.OffboardingRecord {
+		return store.OffboardingRecord{Event: webhook.EventAccountReconnected, At: at(s)}
 	}
 	tests := []struct {
 		name      string
-		events    []OffboardingRecord
+		events    []store.OffboardingRecord
 		wantEvent string
 		wantAt    int64
 		wantSince int64
 	}{
-		{"one removal", []OffboardingRecord{removed(10)}, webhook.EventPartnerRemoved, 10, 10},
-		{"removed then reconnected", []OffboardingRecord{removed(10), reconnected(20)}, webhook.EventAccountReconnected, 20, 20},
-		{"reconnected then the older removal", []OffboardingRecord{reconnected(20), removed(10)}, webhook.EventAccountReconnected, 20, 20},
-		{"still offboarded: the since stays", []OffboardingRecord{removed(10), offboarded(30)}, webhook.EventAccountOffboarded, 30, 10},
-		{"same second: the later delivery wins", []OffboardingRecord{removed(10), reconnected(10)}, webhook.EventAccountReconnected, 10, 10},
-		{"removed, reconnected, removed", []OffboardingRecord{removed(10), reconnected(20), removed(40)}, webhook.EventPartnerRemoved, 40, 40},
-		{"a reconnection first sets since", []OffboardingRecord{reconnected(5)}, webhook.EventAccountReconnected, 5, 5},
-		{"other account events are ignored", []OffboardingRecord{removed(10), {Event: "VERIFIED_ACCOUNT", At: at(50)}},
+		{"one removal", []store.OffboardingRecord{removed(10)}, webhook.EventPartnerRemoved, 10, 10},
+		{"removed then reconnected", []store.OffboardingRecord{removed(10), reconnected(20)}, webhook.EventAccountReconnected, 20, 20},
+		{"reconnected then the older removal", []store.OffboardingRecord{reconnected(20), removed(10)}, webhook.EventAccountReconnected, 20, 20},
+		{"still offboarded: the since stays", []store.OffboardingRecord{removed(10), offboarded(30)}, webhook.EventAccountOffboarded, 30, 10},
+		{"same second: the later delivery wins", []store.OffboardingRecord{removed(10), reconnected(10)}, webhook.EventAccountReconnected, 10, 10},
+		{"removed, reconnected, removed", []store.OffboardingRecord{removed(10), reconnected(20), removed(40)}, webhook.EventPartnerRemoved, 40, 40},
+		{"a reconnection first sets since", []store.OffboardingRecord{reconnected(5)}, webhook.EventAccountReconnected, 5, 5},
+		{"other account events are ignored", []store.OffboardingRecord{removed(10), {Event: "VERIFIED_ACCOUNT", At: at(50)}},
 			webhook.EventPartnerRemoved, 10, 10},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var n NumberCounts
+			var n store.NumberCounts
 			for _, e := range tc.events {
 				applyAccountEvent(&n, e)
 			}
@@ -626,8 +628,8 @@ func TestApplyAccountEvent(t *testing.T) {
 			}
 		})
 	}
-	var n NumberCounts
-	applyAccountEvent(&n, OffboardingRecord{Event: "MM_LITE_TERMS_SIGNED", At: at(1)})
+	var n store.NumberCounts
+	applyAccountEvent(&n, store.OffboardingRecord{Event: "MM_LITE_TERMS_SIGNED", At: at(1)})
 	if n.Offboarding != nil || n.OffboardedSince != nil {
 		t.Errorf("a non-offboarding event was recorded: %+v", n)
 	}
@@ -642,7 +644,7 @@ func TestAccountEventRedeliveredIsAppliedOnce(t *testing.T) {
 		t.Fatal("test body was not changed")
 	}
 	h.deliverAndDrain(body, respaced)
-	if n := len(h.eventsOfType(testStream, EventAccount)); n != 1 {
+	if n := len(h.eventsOfType(testStream, event.TypeAccount)); n != 1 {
 		t.Errorf("%d account events, want 1", n)
 	}
 }
@@ -694,7 +696,7 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 			if got := testutil.ToFloat64(h.metrics.DeadLetters); got != 1 {
 				t.Errorf("dead_letters_total = %v, want 1", got)
 			}
-			if evs := h.eventsOfType(testStream, EventMessage); len(evs) != 1 || evs[0].MessageID != "ok-1" {
+			if evs := h.eventsOfType(testStream, event.TypeMessage); len(evs) != 1 || evs[0].MessageID != "ok-1" {
 				t.Errorf("the good record's events = %v", eventIDs(evs))
 			}
 			if d, _ := h.store.Depth(context.Background()); d != 0 {
@@ -718,7 +720,7 @@ func TestWebhookForAnotherMetaAppIsNotMatched(t *testing.T) {
 	// The same bytes for the right app are not a duplicate of the other app's.
 	h.deliver(body)
 	h.drain()
-	if evs := h.eventsOfType(testStream, EventMessage); len(evs) != 1 {
+	if evs := h.eventsOfType(testStream, event.TypeMessage); len(evs) != 1 {
 		t.Errorf("%d message events, want 1", len(evs))
 	}
 }
@@ -852,7 +854,7 @@ func TestAppliedHookReportsTouchedStreamsSorted(t *testing.T) {
 
 func TestBatchesRespectBatchRecords(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
-	h.d = NewDispatcher(DispatcherOptions{Store: h.store, Resolver: h.resolver, BatchRecords: 2,
+	h.d = NewDispatcher(Options{Store: h.store, Resolver: h.resolver, BatchRecords: 2,
 		Applied: h.recordApplied})
 	for i := range 5 {
 		h.deliver(echoesBody(t, testPhoneID, int64(i), echo("e"+itoa(i), "u", 1_750_000_000)))
@@ -1020,7 +1022,7 @@ func TestCrashBeforeTheStateCommitAppliesOnce(t *testing.T) {
 }
 
 // sameCounts compares counts; times compare as instants.
-func sameCounts(a, b NumberCounts) bool {
+func sameCounts(a, b store.NumberCounts) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
@@ -1082,7 +1084,7 @@ func (r *failingResolver) ByPhoneNumberID(ns, app, id string) (Target, bool, err
 func TestResolverErrorRetriesTheBatchAndLosesNothing(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
 	fr := &failingResolver{fakeResolver: h.resolver, fail: make(chan bool, 1), down: true}
-	h.d = NewDispatcher(DispatcherOptions{Store: h.store, Resolver: fr, Applied: h.recordApplied})
+	h.d = NewDispatcher(Options{Store: h.store, Resolver: fr, Applied: h.recordApplied})
 	h.deliver(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
 	if _, err := h.d.step(context.Background()); err == nil {
 		t.Fatal("step succeeded with the resolver down")
@@ -1152,7 +1154,7 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, it := range items {
-			var ev Event
+			var ev event.Event
 			if err := json.Unmarshal(it.Event, &ev); err != nil {
 				failures = append(failures, tc.name+": the event does not decode: "+err.Error())
 			}
@@ -1163,7 +1165,7 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 			"normalize.go:396 echoes, 426 unsupported, 442 window, 515 account_update entry time). A timestamp whose " +
 			"year falls outside 0-9999 (e.g. 1e12 s) cannot be JSON-encoded: saving the counts (state.go:346 " +
 			"saveNumbers) fails, the batch fails, and Start retries it forever, so one signed webhook stops all " +
-			"processing; for an inbound message the hand-written encoder (event_encode.go:44-48) stores a " +
+			"processing; for an inbound message the hand-written encoder (event/encode.go:41-45) stores a " +
 			"windowClosesAt that is not RFC 3339 and that encoding/json cannot decode. Failing: " +
 			strings.Join(failures, "; ") + ". Fix: treat a timestamp outside a sane range (say 2009..2100) as absent " +
 			"(use ReceivedAt, or no window) wherever unixTime is used.")
@@ -1202,13 +1204,13 @@ func FuzzApplyRecord(f *testing.F) {
 	f.Cleanup(func() { _ = st.Close() })
 	// Durability is not under test here: skip the fsyncs so the fuzzer gets many more inputs.
 	st.SetNoSync(true)
-	d := NewDispatcher(DispatcherOptions{Store: st, Resolver: &fakeResolver{matchAll: true},
+	d := NewDispatcher(Options{Store: st, Resolver: &fakeResolver{matchAll: true},
 		Metrics: NewMetrics(nil), Now: func() time.Time { return time.Unix(baseReceivedSec, 0) }})
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// One spool and state for the whole run (a fresh bbolt per input is too slow to fuzz),
 		// so inputs also meet the de-duplication state earlier ones left.
-		rec := &Record{Namespace: testNS, App: testApp, ReceivedAt: time.Unix(baseReceivedSec, 0), Body: body}
+		rec := &store.Record{Namespace: testNS, App: testApp, ReceivedAt: time.Unix(baseReceivedSec, 0), Body: body}
 		if err := st.Append(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}

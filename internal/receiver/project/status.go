@@ -1,7 +1,14 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+// Package project projects the receiver's durable counts onto Kubernetes: the StatusWriter
+// writes each CoexNumber's part of status that the receiver owns (history and contacts
+// progress, echoes, unsupported messages, the offboarding record, the HistorySynced and
+// Offboarded conditions) by server-side apply, and records the Kubernetes events that go
+// with it (UnsupportedMessage warnings). It reads the counts from the store, never from
+// webhooks: the dispatcher (package process) only tells it which numbers changed (Mark), so
+// a write is always of absolute values and a lost or repeated one does no harm.
+package project
 
 import (
 	"bytes"
@@ -39,8 +46,8 @@ const (
 	ReasonUnsupportedMessage = "UnsupportedMessage"
 )
 
-// StatusWriterOptions configure a StatusWriter.
-type StatusWriterOptions struct {
+// Options configure a StatusWriter.
+type Options struct {
 	// Client applies status; Reader (a cache) finds the CoexNumber for its generation.
 	Client client.Client
 	Reader client.Reader
@@ -63,7 +70,7 @@ type StatusWriterOptions struct {
 // apply, so a repeated or retried write is harmless and no delta is lost: a failed write
 // leaves the number marked and the next tick writes the then-current counts.
 type StatusWriter struct {
-	o StatusWriterOptions
+	o Options
 
 	mu          sync.Mutex
 	dirty       map[string]bool
@@ -71,7 +78,7 @@ type StatusWriter struct {
 }
 
 // NewStatusWriter returns a writer; Start runs it.
-func NewStatusWriter(o StatusWriterOptions) *StatusWriter {
+func NewStatusWriter(o Options) *StatusWriter {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
@@ -84,7 +91,8 @@ func NewStatusWriter(o StatusWriterOptions) *StatusWriter {
 	return &StatusWriter{o: o, dirty: map[string]bool{}, unsupported: map[string]int{}}
 }
 
-// Mark notes streams whose counts changed; it is the Dispatcher's Applied hook.
+// Mark notes streams whose counts changed; it is the dispatcher's Applied hook
+// (process.Options.Applied).
 func (w *StatusWriter) Mark(streams []string, unsupported map[string]int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -263,7 +271,7 @@ type statusApplyMeta struct {
 }
 
 // applyStatus builds the receiver's status of n from its counts.
-func applyStatus(n *v1.CoexNumber, c NumberCounts) statusApply {
+func applyStatus(n *v1.CoexNumber, c store.NumberCounts) statusApply {
 	st := v1.CoexNumberStatus{}
 	if c.HistoryStartedAt != nil || c.Declined {
 		st.History = &v1.HistorySyncStatus{
@@ -313,7 +321,7 @@ func ownedStatus(n *v1.CoexNumber) v1.CoexNumberStatus {
 
 // receiverConditions are HistorySynced, once history has started or was declined, and
 // Offboarded, once Meta sent an account event.
-func receiverConditions(n *v1.CoexNumber, c NumberCounts) []metav1.Condition {
+func receiverConditions(n *v1.CoexNumber, c store.NumberCounts) []metav1.Condition {
 	var out []metav1.Condition
 	cond := func(typ string, status metav1.ConditionStatus, reason, msg string, since *time.Time) {
 		at := metav1.Now()

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package project
 
 import (
 	"context"
@@ -22,29 +22,9 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
-
-// coexNumber is a CoexNumber whose status the reconcilers have already filled: none of it
-// may leak into the receiver's apply.
-func coexNumber(ns, name string) *v1.CoexNumber {
-	return &v1.CoexNumber{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 7, UID: types.UID("uid-" + name)},
-		Spec: v1.CoexNumberSpec{WABAID: testWABA, PhoneNumberID: testPhoneID, DisplayPhoneNumber: "+" + testDisplay,
-			OnboardedAt: ptr(metav1.NewTime(testOnboardedAt))},
-		Status: v1.CoexNumberStatus{
-			ObservedGeneration: 6,
-			Phase:              v1.CoexNumberPhase("Active"),
-			History: &v1.HistorySyncStatus{SyncRequestRecord: v1.SyncRequestRecord{
-				IntentAt: ptr(metav1.NewTime(testOnboardedAt)), RequestID: "req-history"}},
-			Contacts: &v1.ContactsSyncStatus{SyncRequestRecord: v1.SyncRequestRecord{RequestID: "req-contacts"}},
-			Conditions: []metav1.Condition{
-				{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Active"},
-				{Type: v1.ConditionHistorySyncRequested, Status: metav1.ConditionTrue, Reason: "Requested"},
-			},
-		},
-	}
-}
 
 func condition(conds []metav1.Condition, typ string) *metav1.Condition {
 	for i := range conds {
@@ -62,50 +42,50 @@ func TestReceiverConditions(t *testing.T) {
 	removedAt, reconnectedAt := int64(1_746_000_000), int64(1_746_100_000)
 	tests := []struct {
 		name        string
-		counts      NumberCounts
+		counts      store.NumberCounts
 		wantHistory *metav1.Condition // Type, Status, Reason, and LastTransitionTime checked
 		wantOff     *metav1.Condition
 		msgContains []string
 	}{
-		{"nothing yet", NumberCounts{}, nil, nil, nil},
+		{"nothing yet", store.NumberCounts{}, nil, nil, nil},
 		{"contacts and echoes only: no history condition",
-			NumberCounts{ContactsAdded: 3, Echoes: 2, EchoLastAt: tp(started)}, nil, nil, nil},
+			store.NumberCounts{ContactsAdded: 3, Echoes: 2, EchoLastAt: tp(started)}, nil, nil, nil},
 		{"history in progress",
-			NumberCounts{HistoryPhase: ptr(int32(1)), Chunks: 4, Progress: 40, Threads: 3, Messages: 25, HistoryStartedAt: tp(started)},
+			store.NumberCounts{HistoryPhase: ptr(int32(1)), Chunks: 4, Progress: 40, Threads: 3, Messages: 25, HistoryStartedAt: tp(started)},
 			&metav1.Condition{Type: v1.ConditionHistorySynced, Status: metav1.ConditionFalse, Reason: coexstatus.ReasonHistoryInProgress,
 				LastTransitionTime: metav1.Unix(started, 0)}, nil, []string{"phase 1", "40%", "25 messages", "3 threads"}},
 		{"history progress 100 with a gap is still in progress",
-			NumberCounts{HistoryPhase: ptr(int32(2)), Chunks: 4, Progress: 100, FinalChunkSeen: true, HistoryStartedAt: tp(started)},
+			store.NumberCounts{HistoryPhase: ptr(int32(2)), Chunks: 4, Progress: 100, FinalChunkSeen: true, HistoryStartedAt: tp(started)},
 			&metav1.Condition{Type: v1.ConditionHistorySynced, Status: metav1.ConditionFalse, Reason: coexstatus.ReasonHistoryInProgress,
 				LastTransitionTime: metav1.Unix(started, 0)}, nil, nil},
 		{"history completed",
-			NumberCounts{HistoryPhase: ptr(int32(2)), Chunks: 9, Progress: 100, Threads: 5, Messages: 120, FinalChunkSeen: true,
+			store.NumberCounts{HistoryPhase: ptr(int32(2)), Chunks: 9, Progress: 100, Threads: 5, Messages: 120, FinalChunkSeen: true,
 				HistoryStartedAt: tp(started), CompletedAt: tp(done)},
 			&metav1.Condition{Type: v1.ConditionHistorySynced, Status: metav1.ConditionTrue, Reason: coexstatus.ReasonHistoryCompleted,
 				LastTransitionTime: metav1.Unix(done, 0)}, nil, []string{"120 messages", "5 threads", "9 chunks"}},
 		{"history declined",
-			NumberCounts{Declined: true, CompletedAt: tp(done)},
+			store.NumberCounts{Declined: true, CompletedAt: tp(done)},
 			&metav1.Condition{Type: v1.ConditionHistorySynced, Status: metav1.ConditionTrue, Reason: coexstatus.ReasonHistoryDeclined,
 				LastTransitionTime: metav1.Unix(done, 0)}, nil, []string{"declined", "2593109"}},
 		{"declined after some chunks: declined wins",
-			NumberCounts{Chunks: 1, Progress: 20, HistoryStartedAt: tp(started), Declined: true, CompletedAt: tp(done)},
+			store.NumberCounts{Chunks: 1, Progress: 20, HistoryStartedAt: tp(started), Declined: true, CompletedAt: tp(done)},
 			&metav1.Condition{Type: v1.ConditionHistorySynced, Status: metav1.ConditionTrue, Reason: coexstatus.ReasonHistoryDeclined,
 				LastTransitionTime: metav1.Unix(done, 0)}, nil, nil},
 		{"partner removed",
-			NumberCounts{Offboarding: &OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY",
+			store.NumberCounts{Offboarding: &store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY",
 				InitiatedBy: "SYSTEM", At: time.Unix(removedAt, 0)}, OffboardedSince: tp(removedAt)},
 			nil,
 			&metav1.Condition{Type: v1.ConditionOffboarded, Status: metav1.ConditionTrue, Reason: ReasonPartnerRemoved,
 				LastTransitionTime: metav1.Unix(removedAt, 0)},
 			[]string{"PARTNER_REMOVED", "PRIMARY_INACTIVITY", "initiated by SYSTEM", time.Unix(removedAt, 0).UTC().Format(time.RFC3339)}},
 		{"account offboarded",
-			NumberCounts{Offboarding: &OffboardingRecord{Event: webhook.EventAccountOffboarded, At: time.Unix(removedAt, 0)},
+			store.NumberCounts{Offboarding: &store.OffboardingRecord{Event: webhook.EventAccountOffboarded, At: time.Unix(removedAt, 0)},
 				OffboardedSince: tp(removedAt)},
 			nil,
 			&metav1.Condition{Type: v1.ConditionOffboarded, Status: metav1.ConditionTrue, Reason: ReasonAccountOffboarded,
 				LastTransitionTime: metav1.Unix(removedAt, 0)}, []string{"ACCOUNT_OFFBOARDED"}},
 		{"reconnected",
-			NumberCounts{Offboarding: &OffboardingRecord{Event: webhook.EventAccountReconnected, At: time.Unix(reconnectedAt, 0)},
+			store.NumberCounts{Offboarding: &store.OffboardingRecord{Event: webhook.EventAccountReconnected, At: time.Unix(reconnectedAt, 0)},
 				OffboardedSince: tp(reconnectedAt)},
 			nil,
 			&metav1.Condition{Type: v1.ConditionOffboarded, Status: metav1.ConditionFalse, Reason: ReasonReconnected,
@@ -157,13 +137,13 @@ func TestReceiverConditions(t *testing.T) {
 
 func TestApplyStatusFields(t *testing.T) {
 	n := coexNumber(testNS, "shop")
-	c := NumberCounts{
+	c := store.NumberCounts{
 		HistoryPhase: ptr(int32(2)), Chunks: 9, Progress: 100, Threads: 5, Messages: 120, MediaFollows: 3,
 		FinalChunkSeen: true, HistoryStartedAt: tp(1_745_000_100), CompletedAt: ptr(time.Unix(1_745_003_700, 999_000_000)),
 		ContactsAdded: 4, ContactsRemoved: 1,
 		Echoes: 6, EchoLastAt: tp(1_745_100_000),
 		Unsupported: 2, UnsupportedLastAt: tp(1_745_200_000),
-		Offboarding: &OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "CHANGE_NUMBER", InitiatedBy: "USER",
+		Offboarding: &store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "CHANGE_NUMBER", InitiatedBy: "USER",
 			At: time.Unix(1_746_000_000, 0)},
 		OffboardedSince: tp(1_746_000_000),
 	}
@@ -195,12 +175,12 @@ func TestApplyStatusFields(t *testing.T) {
 	}
 
 	// Declined without chunks: progress reads 100, like a finished sync.
-	d := applyStatus(n, NumberCounts{Declined: true, CompletedAt: tp(1_745_003_700)}).Status.History
+	d := applyStatus(n, store.NumberCounts{Declined: true, CompletedAt: tp(1_745_003_700)}).Status.History
 	if d == nil || !d.Declined || d.Progress != 100 || d.CompletedAt == nil || d.Phase != nil {
 		t.Errorf("declined history = %+v", d)
 	}
 	// Nothing of history yet: no history object at all.
-	if h := applyStatus(n, NumberCounts{Echoes: 1}).Status.History; h != nil {
+	if h := applyStatus(n, store.NumberCounts{Echoes: 1}).Status.History; h != nil {
 		t.Errorf("history = %+v before any history", h)
 	}
 }
@@ -218,13 +198,13 @@ var receiverOwned = map[string][]string{
 }
 
 func TestApplyBodyHoldsOnlyReceiverFields(t *testing.T) {
-	everything := NumberCounts{
+	everything := store.NumberCounts{
 		HistoryPhase: ptr(int32(1)), Chunks: 3, Progress: 50, Threads: 2, Messages: 10, HistoryStartedAt: tp(1_745_000_100),
 		ContactsAdded: 1, ContactsRemoved: 1, Echoes: 1, EchoLastAt: tp(1_745_000_200), Unsupported: 1, UnsupportedLastAt: tp(1_745_000_300),
-		Offboarding:     &OffboardingRecord{Event: webhook.EventAccountOffboarded, At: time.Unix(1_745_000_400, 0)},
+		Offboarding:     &store.OffboardingRecord{Event: webhook.EventAccountOffboarded, At: time.Unix(1_745_000_400, 0)},
 		OffboardedSince: tp(1_745_000_400),
 	}
-	cases := map[string]NumberCounts{
+	cases := map[string]store.NumberCounts{
 		"everything": everything,
 		"completed":  {HistoryStartedAt: tp(1), CompletedAt: tp(2), FinalChunkSeen: true, Progress: 100},
 		"declined":   {Declined: true, CompletedAt: tp(2)},
@@ -401,9 +381,9 @@ func newStatusFixture(t *testing.T) *statusFixture {
 	h := newHarness(t, newResolver(shopTarget(false), otherTarget(false)))
 	f := &statusFixture{h: h, reader: newObjectReader(coexNumber(testNS, "shop"), coexNumber(testNS, "shop-two")),
 		rec: &applyRecorder{}, events: events.NewFakeRecorder(16), metrics: NewMetrics(nil)}
-	f.w = NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, Store: h.store, Events: f.events,
+	f.w = NewStatusWriter(Options{Client: f.rec, Reader: f.reader, Store: h.store, Events: f.events,
 		Metrics: f.metrics, Workers: 2})
-	h.d.o.Applied = f.w.Mark
+	h.onApplied = f.w.Mark
 	return f
 }
 
@@ -459,9 +439,9 @@ func TestStatusWriterAppliesCoalescedWithItsFieldOwner(t *testing.T) {
 	// The cache catches up with the write; marked again with unchanged counts (a duplicate
 	// webhook), the status already holds them and nothing is sent.
 	key := objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "shop"})
-	cur := f.reader.objs[key].(*v1.CoexNumber).DeepCopy()
+	cur := f.reader.Objs[key].(*v1.CoexNumber).DeepCopy()
 	cur.Status = body.Status
-	f.reader.objs[key] = cur
+	f.reader.Objs[key] = cur
 	f.w.Mark([]string{testStream}, nil)
 	f.w.Flush(context.Background())
 	if n := len(f.rec.recorded()); n != 1 {
@@ -509,7 +489,7 @@ func TestStatusWriterRetriesAFailedWrite(t *testing.T) {
 func TestStatusWriterSkipsDeletedNumbers(t *testing.T) {
 	f := newStatusFixture(t)
 	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
-	delete(f.reader.objs, objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "shop"}))
+	delete(f.reader.Objs, objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "shop"}))
 	f.w.Flush(context.Background())
 	if n := len(f.rec.recorded()); n != 0 || f.w.Pending() != 0 {
 		t.Errorf("%d patches, %d pending for a deleted number; want none", n, f.w.Pending())
@@ -530,7 +510,7 @@ func TestStatusWriterWritesEachMarkedNumber(t *testing.T) {
 	}
 	// Numbers with no counts (never heard of) are not written.
 	f.w.Mark([]string{testNS + "/silent"}, nil)
-	f.reader.objs[objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "silent"})] = coexNumber(testNS, "silent")
+	f.reader.Objs[objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "silent"})] = coexNumber(testNS, "silent")
 	f.w.Flush(context.Background())
 	if n := len(f.patchesFor(testNS + "/silent")); n != 0 {
 		t.Errorf("%d patches for a number without counts", n)
@@ -569,7 +549,7 @@ func TestStatusWriterNeverWritesAPredecessorsCounts(t *testing.T) {
 			}
 			obj := coexNumber(testNS, "shop")
 			obj.UID, obj.Status = tc.uid, v1.CoexNumberStatus{}
-			f.reader.objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
+			f.reader.Objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
 			f.w.Mark([]string{testStream}, map[string]int{testStream: 1})
 			f.w.Flush(context.Background())
 
@@ -620,7 +600,7 @@ func TestStatusWriterCatchesUpAfterACrash(t *testing.T) {
 	f := newStatusFixture(t)
 	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
 	// The receiver dies here: the mark was in memory. A new writer over the same state:
-	next := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
+	next := NewStatusWriter(Options{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- next.Start(ctx) }()

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package event
 
 import (
 	"strconv"
@@ -9,10 +9,10 @@ import (
 	"unicode/utf8"
 )
 
-// appendEvent appends ev's JSON to dst: the same document encoding/json writes for Event
-// (event_encode_test.go checks), without reflection. Every history message becomes one
-// event, so at 500,000 messages the encoder is a measurable part of a sync.
-func appendEvent(dst []byte, ev *Event) []byte {
+// AppendJSON appends ev's JSON to dst: the same document encoding/json writes for Event
+// (encode_test.go checks), without reflection. Every history message becomes one event, so
+// at 500,000 messages the encoder is a measurable part of a sync.
+func (ev *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendString(dst, ev.ID)
 	dst = append(dst, `,"type":`...)

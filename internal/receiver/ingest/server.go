@@ -1,21 +1,30 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+// Package ingest is the receiver's front door: the HTTP server Meta calls. It answers the
+// subscription handshake, bounds each body, checks X-Hub-Signature-256 against the MetaApp's
+// app secrets (CredentialSource), and appends the verified body to the store's inbox before
+// Meta gets its 200, so an acknowledged webhook is never lost. It serves over TLS when given
+// a certificate (tls.go). It parses nothing: what a body means is the dispatcher's (package
+// process), which drains the inbox.
+package ingest
 
 import (
 	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
@@ -48,8 +57,8 @@ type CredentialSource interface {
 	Credentials(ctx context.Context, namespace, app string) (Credentials, error)
 }
 
-// ServerOptions configure the webhook endpoint.
-type ServerOptions struct {
+// Options configure the webhook endpoint.
+type Options struct {
 	Inbox        store.Inbox
 	Credentials  CredentialSource
 	Metrics      *Metrics // may be nil
@@ -61,13 +70,13 @@ type ServerOptions struct {
 // Server answers Meta: the subscription handshake (GET) and webhook deliveries (POST), on
 // /webhooks/<namespace>/<metaapp>. A POST is answered 200 only once its body is on disk.
 type Server struct {
-	o    ServerOptions
+	o    Options
 	mux  *http.ServeMux
 	bufs sync.Pool
 }
 
 // NewServer returns the webhook handler.
-func NewServer(o ServerOptions) *Server {
+func NewServer(o Options) *Server {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -83,6 +92,39 @@ func NewServer(o ServerOptions) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve answers on l, over TLS with the watcher's certificate when certs is not nil, until
+// ctx ends; then it lets requests in flight finish (their bodies are being made durable)
+// before returning nil. A server that fails returns its error at once, which stops the
+// manager and the receiver with it: running on without answering Meta would only look
+// healthy.
+func (s *Server) Serve(ctx context.Context, l net.Listener, certs *certwatcher.CertWatcher) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if certs != nil {
+		l = tlsListener(l, certs)
+	}
+	err := srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-done
+		return nil
+	}
+	return fmt.Errorf("webhook server: %w", err)
+}
 
 // handshake answers Meta's verification: the challenge when the verify token matches.
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +154,7 @@ func (s *Server) store(ctx context.Context, headered store.HeaderedInbox, buf []
 		_, err := headered.AppendEncoded(ctx, buf)
 		return err
 	}
-	return s.o.Inbox.Append(ctx, &Record{Namespace: ns, App: app, ReceivedAt: at, Body: buf[hdr:]})
+	return s.o.Inbox.Append(ctx, &store.Record{Namespace: ns, App: app, ReceivedAt: at, Body: buf[hdr:]})
 }
 
 // deliver checks and stores one webhook.

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package ingest
 
 import (
 	"context"
@@ -75,7 +75,7 @@ func TestNewCertWatcherRefusesWhatCannotBeServed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cw, err := newCertWatcher(Config{TLSCertFile: tc.cert, TLSKeyFile: tc.key})
+			cw, err := NewCertWatcher(tc.cert, tc.key)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("the receiver would start with a webhook server that cannot serve TLS; want an error at start")
@@ -98,7 +98,7 @@ func TestNewCertWatcherRefusesWhatCannotBeServed(t *testing.T) {
 func TestWebhookServerServesARotatedCertificate(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := writeCert(t, dir, 1001)
-	cw, err := newCertWatcher(Config{TLSCertFile: cert, TLSKeyFile: key})
+	cw, err := NewCertWatcher(cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +106,11 @@ func TestWebhookServerServesARotatedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Receiver{Server: NewServer(ServerOptions{}), listener: l, certs: cw}
+	srv := NewServer(Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 2)
 	go func() { errc <- cw.Start(ctx) }()
-	go func() { errc <- r.serve()(ctx) }()
+	go func() { errc <- srv.Serve(ctx, l, cw) }()
 	t.Cleanup(func() {
 		cancel()
 		for range 2 {
@@ -153,17 +153,17 @@ func TestWebhookServerFailureStopsTheReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = l.Close() // a listener that fails at its first Accept
-	r := &Receiver{Server: NewServer(ServerOptions{}), listener: l}
+	srv := NewServer(Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- r.serve()(ctx) }()
+	go func() { errc <- srv.Serve(ctx, l, nil) }()
 	select {
 	case err := <-errc:
 		if err == nil {
 			t.Fatal("the webhook server stopped serving and reported no error")
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the webhook server failed but serve did not return: the receiver would run on without it")
+		t.Fatal("the webhook server failed but Serve did not return: the receiver would run on without it")
 	}
 }

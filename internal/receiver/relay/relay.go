@@ -1,14 +1,16 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+// Package relay delivers each CoexNumber's outbox to its tenant's endpoint: POSTs of the
+// events the dispatcher stored, signed (sign.go), in order per number, at least once, until
+// the endpoint answers 2xx. It reads the store's outbox and nothing else of the receiver: the
+// events are bytes to it (their document is package event), and where a number's events go
+// is asked of an EndpointFunc, which the receiver answers from the cluster.
+package relay
 
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,54 +24,66 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
-// Defaults of RelayOptions.
+// Defaults of Options.
 const (
-	DefaultRelayTimeout       = 10 * time.Second
-	DefaultRelayBatchSize     = 500
-	DefaultRelayMaxBatchBytes = 4 << 20
-	DefaultRelayWorkers       = 8
-	DefaultRelayBackoffBase   = time.Second
-	DefaultRelayBackoffMax    = 2 * time.Minute
-	DefaultRelayPollInterval  = time.Second
+	DefaultTimeout       = 10 * time.Second
+	DefaultBatchSize     = 500
+	DefaultMaxBatchBytes = 4 << 20
+	DefaultWorkers       = 8
+	DefaultBackoffBase   = time.Second
+	DefaultBackoffMax    = 2 * time.Minute
+	DefaultPollInterval  = time.Second
 )
 
-// Headers of a relay POST. The signature is SignRelay(secret, timestamp, body); tenants check
-// it with VerifyRelay and should also reject timestamps far from their clock (replays).
-// The delivery id is "<stream>:<firstSeq>-<lastSeq>": a retried batch starts at the same
-// firstSeq.
-const (
-	HeaderRelayTimestamp = "X-Coex-Timestamp"
-	HeaderRelaySignature = "X-Coex-Signature-256"
-	HeaderRelayDelivery  = "X-Coex-Delivery"
-	relayUserAgent       = "coex-operator-receiver"
-)
-
-// relayMaxRetryAfter caps an endpoint's Retry-After, so a wrong header cannot park a stream for
+// maxRetryAfter caps an endpoint's Retry-After, so a wrong header cannot park a stream for
 // days (or overflow a Duration).
-const relayMaxRetryAfter = time.Hour
+const maxRetryAfter = time.Hour
 
-// relayMaxDrain bounds how much of an answer is read (and thrown away) to reuse the connection.
-const relayMaxDrain = 64 << 10
+// userAgent names the receiver to the tenants' endpoints.
+const userAgent = "coex-operator-receiver"
 
-// RelayOptions configure a Relay. Outbox and Endpoints are required; every other field has
+// maxDrain bounds how much of an answer is read (and thrown away) to reuse the connection.
+const maxDrain = 64 << 10
+
+// Outbox is what the relay drains: store.Outbox. Each stream is relayed under a lease, so
+// with several receivers on one store a stream is relayed in order by one at a time.
+type Outbox interface {
+	Streams(ctx context.Context) ([]string, error)
+	Lease(ctx context.Context, stream string) (store.Lease, bool, error)
+	Emitted() <-chan struct{}
+}
+
+// Endpoint is where a stream's events go and the key that signs them.
+type Endpoint struct {
+	URL    string
+	Secret []byte
+}
+
+// EndpointFunc resolves a stream's endpoint from the CoexNumber's spec.relay, or its
+// MetaApp's. ok is false when none is configured (or its Secret cannot be read yet).
+type EndpointFunc func(stream string) (ep Endpoint, ok bool, err error)
+
+// Options configure a Relay. Outbox and Endpoints are required; every other field has
 // a default.
-type RelayOptions struct {
+type Options struct {
 	// Outbox is drained: an event leaves it only once an endpoint answered 2xx for it.
 	Outbox Outbox
 	// Endpoints resolves where each stream's events go.
 	Endpoints EndpointFunc
-	// Client sends the POSTs; nil means one with DefaultRelayTimeout. Redirects are never
+	// Client sends the POSTs; nil means one with DefaultTimeout. Redirects are never
 	// followed (a copy of the client is used): a 301/302 would turn the POST into a GET whose
 	// 2xx would acknowledge events that never arrived.
 	Client *http.Client
-	// BatchSize is the most events per POST (DefaultRelayBatchSize).
+	// BatchSize is the most events per POST (DefaultBatchSize).
 	BatchSize int
-	// MaxBatchBytes bounds a POST's body (DefaultRelayMaxBatchBytes); a single event larger
+	// MaxBatchBytes bounds a POST's body (DefaultMaxBatchBytes); a single event larger
 	// than it is still sent, alone.
 	MaxBatchBytes int
-	// Workers is how many streams are delivered in parallel (DefaultRelayWorkers).
+	// Workers is how many streams are delivered in parallel (DefaultWorkers).
 	Workers int
 	// BackoffBase and BackoffMax bound the wait of a failing stream: a uniform draw from
 	// [0, ceiling), the ceiling doubling from BackoffBase to BackoffMax per consecutive
@@ -78,7 +92,7 @@ type RelayOptions struct {
 	BackoffMax  time.Duration
 	// PollInterval is how often the outbox is listed besides its Appended signal, which is
 	// also when streams whose backoff ended are retried at the latest
-	// (DefaultRelayPollInterval).
+	// (DefaultPollInterval).
 	PollInterval time.Duration
 	// Now is the clock of backoffs and signature timestamps; tests use a fake one.
 	Now func() time.Time
@@ -88,35 +102,35 @@ type RelayOptions struct {
 	// attempt at V(1). Never a secret, an event or a URL's query string.
 	Logger logr.Logger
 	// Metrics, when not nil, is updated.
-	Metrics *RelayMetrics
+	Metrics *Metrics
 }
 
 // withDefaults returns o with every empty field set to its default.
-func (o RelayOptions) withDefaults() RelayOptions {
+func (o Options) withDefaults() Options {
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: DefaultRelayTimeout}
+		o.Client = &http.Client{Timeout: DefaultTimeout}
 	}
 	c := *o.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	o.Client = &c
 	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultRelayBatchSize
+		o.BatchSize = DefaultBatchSize
 	}
 	if o.MaxBatchBytes <= 0 {
-		o.MaxBatchBytes = DefaultRelayMaxBatchBytes
+		o.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if o.Workers <= 0 {
-		o.Workers = DefaultRelayWorkers
+		o.Workers = DefaultWorkers
 	}
 	if o.BackoffBase <= 0 {
-		o.BackoffBase = DefaultRelayBackoffBase
+		o.BackoffBase = DefaultBackoffBase
 	}
 	if o.BackoffMax <= 0 {
-		o.BackoffMax = DefaultRelayBackoffMax
+		o.BackoffMax = DefaultBackoffMax
 	}
 	o.BackoffMax = max(o.BackoffMax, o.BackoffBase)
 	if o.PollInterval <= 0 {
-		o.PollInterval = DefaultRelayPollInterval
+		o.PollInterval = DefaultPollInterval
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -134,20 +148,20 @@ func (o RelayOptions) withDefaults() RelayOptions {
 //     events of its stream (Peek), so batch n+1 never leaves before batch n is acknowledged;
 //   - events leave the outbox (Ack through the batch's last seq) only after a 2xx answer, so
 //     a failure, a timeout or a crash means the same batch is sent again: the tenant
-//     de-duplicates on Event.ID.
+//     de-duplicates on event.Event.ID.
 //
 // A failing stream backs off alone; the others keep going. Nothing is ever dropped: events
 // of a stream without an endpoint, or whose endpoint rejects them, wait in the outbox.
 type Relay struct {
-	opts    RelayOptions
+	opts    Options
 	log     logr.Logger
 	running atomic.Bool
 	// onBackoff, when set (by tests), is told every backoff chosen, on the Start goroutine.
 	onBackoff func(stream string, d time.Duration)
 }
 
-// NewRelay returns a Relay; Start runs it.
-func NewRelay(opts RelayOptions) *Relay {
+// New returns a Relay; Start runs it.
+func New(opts Options) *Relay {
 	// The caller names the logger (the receiver passes its "relay" child).
 	return &Relay{opts: opts.withDefaults(), log: opts.Logger}
 }
@@ -168,19 +182,19 @@ func (r *Relay) Start(ctx context.Context) error {
 		return errors.New("relay: already started")
 	}
 	defer r.running.Store(false)
-	s := &relayScheduler{
+	s := &scheduler{
 		r:       r,
 		ctx:     ctx,
-		streams: map[string]*relayStreamState{}, endpointFailures: map[string]int{},
+		streams: map[string]*streamState{}, endpointFailures: map[string]int{},
 		// Each worker sends exactly one outcome and at most Workers run: never blocks.
-		results: make(chan relayOutcome, r.opts.Workers),
+		results: make(chan outcome, r.opts.Workers),
 	}
 	s.run()
 	return nil
 }
 
-// relayStreamState is what the scheduler knows of one stream.
-type relayStreamState struct {
+// streamState is what the scheduler knows of one stream.
+type streamState struct {
 	queued bool // in the ready queue
 	busy   bool // a worker has it
 	// failures counts consecutive failed attempts; the backoff grows with it.
@@ -195,16 +209,16 @@ type relayStreamState struct {
 	problem string
 }
 
-// relayScheduler is the single goroutine that owns every stream's state: it lists the outbox,
+// scheduler is the single goroutine that owns every stream's state: it lists the outbox,
 // queues the streams that may be tried, hands them to workers and settles their outcomes.
 // Owning the state on one goroutine is what makes "one worker per stream" need no lock.
-type relayScheduler struct {
+type scheduler struct {
 	r        *Relay
 	ctx      context.Context
-	streams  map[string]*relayStreamState
+	streams  map[string]*streamState
 	ready    []string // streams to try, oldest first (round-robin between busy streams)
 	inflight int
-	results  chan relayOutcome
+	results  chan outcome
 	wg       sync.WaitGroup
 	// nextRetry is the earliest end of a backoff of a stream waiting in the outbox: the
 	// scheduler wakes then rather than at the next poll.
@@ -219,7 +233,7 @@ type relayScheduler struct {
 	endpointFailures map[string]int
 }
 
-func (s *relayScheduler) run() {
+func (s *scheduler) run() {
 	defer s.wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -247,7 +261,7 @@ func (s *relayScheduler) run() {
 
 // wait is how long to sleep before listing again: the poll interval, or less when a
 // stream's backoff ends earlier.
-func (s *relayScheduler) wait() time.Duration {
+func (s *scheduler) wait() time.Duration {
 	d := s.r.opts.PollInterval
 	if !s.nextRetry.IsZero() {
 		d = min(d, max(s.nextRetry.Sub(s.r.opts.Now()), 0))
@@ -257,7 +271,7 @@ func (s *relayScheduler) wait() time.Duration {
 
 // list queues the streams with events waiting that are neither busy nor backing off, and
 // forgets streams that no longer have events.
-func (s *relayScheduler) list() {
+func (s *scheduler) list() {
 	names, err := s.r.opts.Outbox.Streams(s.ctx)
 	if err != nil {
 		if s.listProblem == "" {
@@ -278,7 +292,7 @@ func (s *relayScheduler) list() {
 		waiting[name] = true
 		st := s.streams[name]
 		if st == nil {
-			st = &relayStreamState{}
+			st = &streamState{}
 			s.streams[name] = st
 		}
 		switch {
@@ -301,7 +315,7 @@ func (s *relayScheduler) list() {
 }
 
 // dispatch hands queued streams to workers while some are free.
-func (s *relayScheduler) dispatch() {
+func (s *scheduler) dispatch() {
 	for s.inflight < s.r.opts.Workers && len(s.ready) > 0 {
 		name := s.ready[0]
 		s.ready[0] = ""
@@ -319,7 +333,7 @@ func (s *relayScheduler) dispatch() {
 
 // settle records a worker's outcome: a stream that delivered is queued again at the back
 // (it may have more, and the others get their turn); one that failed backs off.
-func (s *relayScheduler) settle(o relayOutcome) {
+func (s *scheduler) settle(o outcome) {
 	st := s.streams[o.stream] // busy, so never forgotten
 	st.busy = false
 	log := s.r.log.WithValues("stream", o.stream)
@@ -378,13 +392,13 @@ func (r *Relay) backoff(failures int, retryAfter time.Duration) time.Duration {
 	}
 	ceiling = min(ceiling, r.opts.BackoffMax)
 	d := time.Duration(r.opts.Rand() * float64(ceiling))
-	return max(d, min(retryAfter, relayMaxRetryAfter))
+	return max(d, min(retryAfter, maxRetryAfter))
 }
 
 // endpointBack records a success at endpoint and, if the endpoint had been failing for
 // more than one attempt, ends the backoff of the streams waiting for it (except those it
 // told to wait with Retry-After): the next listing (made at once) queues them.
-func (s *relayScheduler) endpointBack(endpoint string) {
+func (s *scheduler) endpointBack(endpoint string) {
 	if endpoint == "" {
 		return
 	}
@@ -403,12 +417,12 @@ func (s *relayScheduler) endpointBack(endpoint string) {
 	if woken > 0 {
 		s.nextRetry = now
 		s.r.log.Info("relay endpoint delivers again; retrying the streams that waited for it",
-			"url", redactRelayURL(endpoint), "streams", woken)
+			"url", redactURL(endpoint), "streams", woken)
 	}
 }
 
-// relayOutcome is what one attempt at a stream came to.
-type relayOutcome struct {
+// outcome is what one attempt at a stream came to.
+type outcome struct {
 	stream   string
 	endpoint string // the URL tried, once resolved
 	events   int    // events acknowledged by the endpoint; 0 when the stream was empty
@@ -422,12 +436,12 @@ type relayOutcome struct {
 }
 
 // deliver makes one attempt at stream: its oldest batch, POSTed once.
-func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
+func (r *Relay) deliver(ctx context.Context, stream string) outcome {
 	m := r.opts.Metrics
-	o := relayOutcome{stream: stream}
+	o := outcome{stream: stream}
 	lease, ok, err := r.opts.Outbox.Lease(ctx, stream)
 	if err != nil {
-		m.attempt(relayResultFailed)
+		m.attempt(resultFailed)
 		return o.failed("cannot lease the stream", err)
 	}
 	if !ok {
@@ -439,7 +453,7 @@ func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
 	defer lease.Release()
 	items, err := lease.Peek(ctx, r.opts.BatchSize)
 	if err != nil {
-		m.attempt(relayResultFailed)
+		m.attempt(resultFailed)
 		return o.failed("cannot read the outbox", err)
 	}
 	if len(items) == 0 {
@@ -448,67 +462,67 @@ func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
 	ep, ok, err := r.opts.Endpoints(stream)
 	switch {
 	case err != nil:
-		m.attempt(relayResultFailed)
+		m.attempt(resultFailed)
 		return o.failed("cannot resolve the endpoint", err)
 	case !ok || ep.URL == "":
-		m.attempt(relayResultNoEndpoint)
+		m.attempt(resultNoEndpoint)
 		o = o.failed("no relay endpoint configured", nil)
 		o.quiet = true
 		return o
 	case len(ep.Secret) == 0:
 		// Never send a tenant's data with a signature anyone could forge.
-		m.attempt(relayResultNoEndpoint)
+		m.attempt(resultNoEndpoint)
 		o = o.failed("relay endpoint has no signing secret", nil)
-		o.kv = []any{"url", redactRelayURL(ep.URL)}
+		o.kv = []any{"url", redactURL(ep.URL)}
 		return o
 	}
 
 	o.endpoint = ep.URL
-	items, body := relayBatchBody(items, r.opts.MaxBatchBytes)
+	items, body := batchBody(items, r.opts.MaxBatchBytes)
 	delivery := fmt.Sprintf("%s:%d-%d", stream, items[0].Seq, items[len(items)-1].Seq)
-	o.kv = []any{"url", redactRelayURL(ep.URL), "delivery", delivery, "events", len(items)}
+	o.kv = []any{"url", redactURL(ep.URL), "delivery", delivery, "events", len(items)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
-		m.attempt(relayResultFailed)
+		m.attempt(resultFailed)
 		// Not err: it quotes the whole URL, query string included.
 		return o.failed("relay endpoint URL is invalid", nil)
 	}
 	ts := strconv.FormatInt(r.opts.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", relayUserAgent)
-	req.Header.Set(HeaderRelayTimestamp, ts)
-	req.Header.Set(HeaderRelaySignature, SignRelay(ep.Secret, ts, body))
-	req.Header.Set(HeaderRelayDelivery, delivery)
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, Sign(ep.Secret, ts, body))
+	req.Header.Set(HeaderDelivery, delivery)
 
 	start := r.opts.Now()
 	resp, err := r.opts.Client.Do(req)
 	m.posted(r.opts.Now().Sub(start))
 	if err != nil {
-		m.attempt(relayResultFailed)
-		return o.failed("cannot reach the relay endpoint", redactRelayErr(err))
+		m.attempt(resultFailed)
+		return o.failed("cannot reach the relay endpoint", redactErr(err))
 	}
 	// Read a bounded part of the answer (never logged: it may echo the events) so the
 	// connection can be reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, relayMaxDrain))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
 	o.kv = append(o.kv, "status", resp.StatusCode)
 
 	if resp.StatusCode/100 != 2 {
-		m.attempt(relayResultFailed)
+		m.attempt(resultFailed)
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			o.retryAfter = parseRelayRetryAfter(resp.Header.Get("Retry-After"), r.opts.Now())
+			o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), r.opts.Now())
 		}
 		switch {
 		case resp.StatusCode/100 == 3:
 			return o.failed(fmt.Sprintf("relay endpoint redirects (HTTP %d), which the relay does not follow: "+
 				"configure the final URL", resp.StatusCode), nil)
-		case relayRejecting(resp.StatusCode):
+		case rejecting(resp.StatusCode):
 			return o.failed(fmt.Sprintf("the tenant's endpoint rejects the events (HTTP %d)", resp.StatusCode), nil)
 		}
 		return o.failed(fmt.Sprintf("relay endpoint failed (HTTP %d)", resp.StatusCode), nil)
 	}
-	m.attempt(relayResultDelivered)
+	m.attempt(resultDelivered)
 	m.acknowledged(len(items))
 	if err := lease.Ack(ctx, items[len(items)-1].Seq); err != nil {
 		// Delivered but still in the outbox: sent again later, which at least once allows.
@@ -520,15 +534,15 @@ func (r *Relay) deliver(ctx context.Context, stream string) relayOutcome {
 }
 
 // failed returns o as a failure of kind problem, caused by err when there is one.
-func (o relayOutcome) failed(problem string, err error) relayOutcome {
+func (o outcome) failed(problem string, err error) outcome {
 	o.problem, o.err = problem, err
 	return o
 }
 
-// relayRejecting reports whether status is the endpoint refusing the events themselves (a 4xx
+// rejecting reports whether status is the endpoint refusing the events themselves (a 4xx
 // that retrying unchanged will not fix) rather than a transient state. The events are
 // retried all the same, since nothing is dropped, but the tenant has to act.
-func relayRejecting(status int) bool {
+func rejecting(status int) bool {
 	switch status {
 	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
@@ -536,10 +550,10 @@ func relayRejecting(status int) bool {
 	return status >= 400 && status < 500
 }
 
-// relayBatchBody takes the longest prefix of items whose body fits in maxBytes (at least one
+// batchBody takes the longest prefix of items whose body fits in maxBytes (at least one
 // item) and returns it with the body: {"events":[...]} with each event's stored JSON as is,
 // so the signature covers exactly the bytes the outbox holds.
-func relayBatchBody(items []OutboxItem, maxBytes int) ([]OutboxItem, []byte) {
+func batchBody(items []store.OutboxItem, maxBytes int) ([]store.OutboxItem, []byte) {
 	const head, tail = `{"events":[`, `]}`
 	size := len(head) + len(tail)
 	n := 0
@@ -566,39 +580,9 @@ func relayBatchBody(items []OutboxItem, maxBytes int) ([]OutboxItem, []byte) {
 	return items, append(body, tail...)
 }
 
-// SignRelay returns the X-Coex-Signature-256 value of a relay POST: "sha256=" and the hex
-// HMAC-SHA256, keyed with the endpoint's secret, of timestamp (the X-Coex-Timestamp value),
-// a dot and the body.
-func SignRelay(secret []byte, timestamp string, body []byte) string {
-	return "sha256=" + hex.EncodeToString(relayMAC(secret, timestamp, body))
-}
-
-// VerifyRelay reports whether header is the X-Coex-Signature-256 of a POST with timestamp
-// and body, in constant time. It does not check the timestamp's age: tenants should also
-// reject timestamps far from their clock (a few minutes) to stop replays.
-func VerifyRelay(secret []byte, timestamp string, body []byte, header string) bool {
-	hexMAC, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexMAC)
-	if err != nil {
-		return false
-	}
-	return hmac.Equal(got, relayMAC(secret, timestamp, body))
-}
-
-func relayMAC(secret []byte, timestamp string, body []byte) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(timestamp))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return mac.Sum(nil)
-}
-
-// parseRelayRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date (RFC 9110
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP-date (RFC 9110
 // 10.2.3). It returns 0 when absent or unreadable.
-func parseRelayRetryAfter(v string, now time.Time) time.Duration {
+func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
@@ -607,17 +591,17 @@ func parseRelayRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		return time.Duration(min(secs, int64(relayMaxRetryAfter/time.Second))) * time.Second
+		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), relayMaxRetryAfter)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }
 
-// redactRelayURL returns raw without its user info, query string and fragment, which may hold
+// redactURL returns raw without its user info, query string and fragment, which may hold
 // credentials, so it can be logged.
-func redactRelayURL(raw string) string {
+func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<invalid URL>"
@@ -628,10 +612,10 @@ func redactRelayURL(raw string) string {
 	return u.String()
 }
 
-// redactRelayErr removes the URL that net/http puts in its errors (query string included).
-func redactRelayErr(err error) error {
+// redactErr removes the URL that net/http puts in its errors (query string included).
+func redactErr(err error) error {
 	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return fmt.Errorf("%s %s: %w", ue.Op, redactRelayURL(ue.URL), ue.Err)
+		return fmt.Errorf("%s %s: %w", ue.Op, redactURL(ue.URL), ue.Err)
 	}
 	return err
 }

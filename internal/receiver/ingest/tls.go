@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package ingest
 
 import (
 	"crypto/tls"
@@ -16,21 +16,21 @@ import (
 // on a port Meta was told speaks HTTPS.
 var errHalfTLS = errors.New("webhook TLS: --tls-cert-file and --tls-key-file go together: give both or neither")
 
-// newCertWatcher loads the webhook server's certificate and key, or returns nil when TLS ends
-// at the Ingress. Files that cannot be read or do not match are an error now, at start, so
-// a receiver is never left running without its webhook server. The watcher re-reads them
-// when they change (cert-manager renewing them in a mounted Secret, say), so a rotated
-// certificate is served without a restart.
-func newCertWatcher(cfg Config) (*certwatcher.CertWatcher, error) {
+// NewCertWatcher loads the webhook server's certificate and key, or returns nil when TLS ends
+// at the Ingress (neither file given). Files that cannot be read or do not match are an
+// error now, at start, so a receiver is never left running without its webhook server. The
+// watcher re-reads them when they change (cert-manager renewing them in a mounted Secret,
+// say), so a rotated certificate is served without a restart.
+func NewCertWatcher(certFile, keyFile string) (*certwatcher.CertWatcher, error) {
 	switch {
-	case cfg.TLSCertFile == "" && cfg.TLSKeyFile == "":
+	case certFile == "" && keyFile == "":
 		return nil, nil
-	case cfg.TLSCertFile == "" || cfg.TLSKeyFile == "":
+	case certFile == "" || keyFile == "":
 		return nil, errHalfTLS
 	}
-	cw, err := certwatcher.New(cfg.TLSCertFile, cfg.TLSKeyFile)
+	cw, err := certwatcher.New(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("webhook TLS: certificate %s and key %s: %w", cfg.TLSCertFile, cfg.TLSKeyFile, err)
+		return nil, fmt.Errorf("webhook TLS: certificate %s and key %s: %w", certFile, keyFile, err)
 	}
 	return cw, nil
 }

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package relay
 
 import (
 	"context"
@@ -29,6 +29,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/event"
+	"github.com/coex-operator/coex-operator/internal/receiver/internal/receivertest"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
@@ -48,7 +50,7 @@ const relayPrivateBody = "private-body-text"
 // re-encoded them would be caught.
 type relayMemOutbox struct {
 	mu       sync.Mutex
-	items    map[string][]OutboxItem
+	items    map[string][]store.OutboxItem
 	next     map[string]uint64
 	stored   map[string][]byte // event id -> the bytes stored
 	lists    int
@@ -57,7 +59,7 @@ type relayMemOutbox struct {
 
 func newRelayMemOutbox() *relayMemOutbox {
 	return &relayMemOutbox{
-		items:    map[string][]OutboxItem{},
+		items:    map[string][]store.OutboxItem{},
 		next:     map[string]uint64{},
 		stored:   map[string][]byte{},
 		appended: make(chan struct{}, 1),
@@ -79,7 +81,7 @@ func (o *relayMemOutbox) add(stream string, n, size int) {
 		seq := o.next[stream]
 		id := fmt.Sprintf("%s#%d", stream, seq)
 		ev := relayEventJSON(id, max(0, size-len(relayEventJSON(id, 0))))
-		o.items[stream] = append(o.items[stream], OutboxItem{Seq: seq, Event: ev})
+		o.items[stream] = append(o.items[stream], store.OutboxItem{Seq: seq, Event: ev})
 		o.stored[id] = ev
 	}
 	o.mu.Unlock()
@@ -114,11 +116,13 @@ type memLease struct {
 	stream string
 }
 
-func (l memLease) Peek(_ context.Context, n int) ([]OutboxItem, error) { return l.o.Peek(l.stream, n) }
-func (l memLease) Ack(_ context.Context, seq uint64) error             { return l.o.Ack(l.stream, seq) }
-func (l memLease) Release()                                            {}
+func (l memLease) Peek(_ context.Context, n int) ([]store.OutboxItem, error) {
+	return l.o.Peek(l.stream, n)
+}
+func (l memLease) Ack(_ context.Context, seq uint64) error { return l.o.Ack(l.stream, seq) }
+func (l memLease) Release()                                {}
 
-func (o *relayMemOutbox) Peek(stream string, n int) ([]OutboxItem, error) {
+func (o *relayMemOutbox) Peek(stream string, n int) ([]store.OutboxItem, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	items := o.items[stream]
@@ -196,14 +200,14 @@ func (tn *relayTenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("%s: got %s, Content-Type %q, User-Agent %q", stream, r.Method,
 			r.Header.Get("Content-Type"), r.Header.Get("User-Agent"))
 	}
-	ts, sig := r.Header.Get(HeaderRelayTimestamp), r.Header.Get(HeaderRelaySignature)
+	ts, sig := r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature)
 	if _, err := strconv.ParseInt(ts, 10, 64); err != nil {
 		t.Errorf("%s: timestamp %q is not Unix seconds", stream, ts)
 	}
-	if !VerifyRelay(relaySecret, ts, body, sig) {
+	if !Verify(relaySecret, ts, body, sig) {
 		t.Errorf("%s: signature %q does not verify", stream, sig)
 	}
-	if VerifyRelay(relayWrongSecret, ts, body, sig) {
+	if Verify(relayWrongSecret, ts, body, sig) {
 		t.Errorf("%s: signature verifies with the wrong key", stream)
 	}
 	var parsed struct {
@@ -213,9 +217,9 @@ func (tn *relayTenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("%s: body is not {\"events\":[...]}: %v", stream, err)
 		return
 	}
-	req := relayRequest{stream: stream, delivery: r.Header.Get(HeaderRelayDelivery), raw: parsed.Events, body: body}
+	req := relayRequest{stream: stream, delivery: r.Header.Get(HeaderDelivery), raw: parsed.Events, body: body}
 	for _, raw := range parsed.Events {
-		var ev Event
+		var ev event.Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			t.Errorf("%s: event is not an Event: %v", stream, err)
 		}
@@ -297,8 +301,8 @@ func relayWantIDs(stream string, from, to int) []string {
 }
 
 // relayFastOptions make failures retry after a millisecond or so on the real clock.
-func relayFastOptions(ob Outbox, ep EndpointFunc) RelayOptions {
-	return RelayOptions{
+func relayFastOptions(ob Outbox, ep EndpointFunc) Options {
+	return Options{
 		Outbox: ob, Endpoints: ep,
 		BackoffBase: time.Millisecond, BackoffMax: 4 * time.Millisecond,
 		PollInterval: 5 * time.Millisecond,
@@ -399,8 +403,8 @@ func TestRelayDeliversEveryEventOnceInOrderPerStream(t *testing.T) {
 	}
 	opts := relayFastOptions(ob, tn.endpoints)
 	opts.BatchSize = 40
-	opts.Metrics = NewRelayMetrics(prometheus.NewRegistry())
-	startRelay(t, NewRelay(opts))
+	opts.Metrics = NewMetrics(prometheus.NewRegistry())
+	startRelay(t, New(opts))
 
 	// More events arrive while the relay delivers.
 	relayWaitFor(t, "the first POSTs", func() bool { return len(tn.got("")) > 0 })
@@ -447,8 +451,8 @@ func TestRelaySignature(t *testing.T) {
 	mac := hmac.New(sha256.New, relaySecret)
 	mac.Write([]byte("1700000000." + string(body)))
 	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	if got := SignRelay(relaySecret, "1700000000", body); got != want {
-		t.Fatalf("SignRelay = %q, want %q", got, want)
+	if got := Sign(relaySecret, "1700000000", body); got != want {
+		t.Fatalf("Sign = %q, want %q", got, want)
 	}
 	for name, tc := range map[string]struct {
 		secret []byte
@@ -468,25 +472,25 @@ func TestRelaySignature(t *testing.T) {
 		"empty header":     {relaySecret, "1700000000", string(body), "", false},
 		"sha1-style label": {relaySecret, "1700000000", string(body), "sha1=" + want[7:], false},
 	} {
-		if got := VerifyRelay(tc.secret, tc.ts, []byte(tc.body), tc.header); got != tc.ok {
-			t.Errorf("%s: VerifyRelay = %v, want %v", name, got, tc.ok)
+		if got := Verify(tc.secret, tc.ts, []byte(tc.body), tc.header); got != tc.ok {
+			t.Errorf("%s: Verify = %v, want %v", name, got, tc.ok)
 		}
 	}
 
 	// End to end: what the relay sends verifies with the endpoint's key only (the tenant
 	// checks both on every POST), over the exact body and timestamp sent.
-	clk := newTestClock()
+	clk := receivertest.NewClock()
 	tn := newRelayTenant(t, nil)
 	ob := newRelayMemOutbox()
 	ob.add("ns/sig", 3, 0)
 	opts := relayFastOptions(ob, tn.endpoints)
 	opts.Now = clk.Now
-	startRelay(t, NewRelay(opts))
+	startRelay(t, New(opts))
 	relayWaitFor(t, "delivery", func() bool { return ob.pending("ns/sig") == 0 })
 	req := tn.got("ns/sig")[0]
 	ts := strconv.FormatInt(clk.Now().Unix(), 10)
-	if !VerifyRelay(relaySecret, ts, req.body, SignRelay(relaySecret, ts, req.body)) ||
-		VerifyRelay(relayWrongSecret, ts, req.body, SignRelay(relaySecret, ts, req.body)) {
+	if !Verify(relaySecret, ts, req.body, Sign(relaySecret, ts, req.body)) ||
+		Verify(relayWrongSecret, ts, req.body, Sign(relaySecret, ts, req.body)) {
 		t.Error("the delivered body does not verify as expected")
 	}
 }
@@ -505,8 +509,8 @@ func TestRelayEndpointDownThenUp(t *testing.T) {
 	ob.add(stream, 100, 0)
 	opts := relayFastOptions(ob, tn.endpoints)
 	opts.BatchSize = 10
-	opts.Metrics = NewRelayMetrics(nil)
-	startRelay(t, NewRelay(opts))
+	opts.Metrics = NewMetrics(nil)
+	startRelay(t, New(opts))
 
 	relayWaitFor(t, "3 failed attempts", func() bool { return len(tn.got(stream)) >= 3 })
 	down.Store(false)
@@ -559,11 +563,11 @@ func TestRelayHonoursRetryAfter(t *testing.T) {
 	})
 	ob := newRelayMemOutbox()
 	ob.add(stream, 5, 0)
-	clk := newTestClock()
+	clk := receivertest.NewClock()
 	opts := relayFastOptions(ob, tn.endpoints)
 	opts.Now = clk.Now
 	opts.Rand = func() float64 { return 0 } // without Retry-After, every retry would be at once
-	r := NewRelay(opts)
+	r := New(opts)
 	var mu sync.Mutex
 	var waits []time.Duration
 	r.onBackoff = func(_ string, d time.Duration) {
@@ -608,7 +612,7 @@ func TestRelayHonoursRetryAfter(t *testing.T) {
 }
 
 func TestRelayBackoff(t *testing.T) {
-	r := NewRelay(RelayOptions{BackoffBase: time.Second, BackoffMax: 10 * time.Second, Rand: func() float64 { return 0.5 }})
+	r := New(Options{BackoffBase: time.Second, BackoffMax: 10 * time.Second, Rand: func() float64 { return 0.5 }})
 	for _, tc := range []struct {
 		failures   int
 		retryAfter time.Duration
@@ -622,7 +626,7 @@ func TestRelayBackoff(t *testing.T) {
 		{50, 0, 5 * time.Second},
 		{1, 3 * time.Second, 3 * time.Second}, // a longer Retry-After wins
 		{4, 3 * time.Second, 4 * time.Second},
-		{1, 48 * time.Hour, relayMaxRetryAfter},
+		{1, 48 * time.Hour, maxRetryAfter},
 	} {
 		if got := r.backoff(tc.failures, tc.retryAfter); got != tc.want {
 			t.Errorf("backoff(%d, %v) = %v, want %v", tc.failures, tc.retryAfter, got, tc.want)
@@ -636,11 +640,11 @@ func TestRelayBackoff(t *testing.T) {
 		" 7 ":          7 * time.Second,
 		"-3":           0,
 		"soon":         0,
-		"999999999999": relayMaxRetryAfter,
+		"999999999999": maxRetryAfter,
 		now.Add(90 * time.Second).UTC().Format(http.TimeFormat): 90 * time.Second,
 		now.Add(-time.Minute).UTC().Format(http.TimeFormat):     0,
 	} {
-		if got := parseRelayRetryAfter(v, now); got != want {
+		if got := parseRetryAfter(v, now); got != want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", v, got, want)
 		}
 	}
@@ -665,8 +669,8 @@ func TestRelayWithoutEndpointKeepsEvents(t *testing.T) {
 	var logs relayLogSink
 	opts := relayFastOptions(ob, endpoints)
 	opts.Logger = logs.logger()
-	opts.Metrics = NewRelayMetrics(nil)
-	startRelay(t, NewRelay(opts))
+	opts.Metrics = NewMetrics(nil)
+	startRelay(t, New(opts))
 
 	relayWaitFor(t, "the stream with an endpoint delivered", func() bool { return ob.pending("ns/some") == 0 })
 	relayWaitFor(t, "several attempts without an endpoint", func() bool { return lookups.Load() >= 5 })
@@ -712,7 +716,7 @@ func TestRelaySlowStreamDoesNotBlockOthers(t *testing.T) {
 	opts := relayFastOptions(ob, tn.endpoints)
 	opts.Workers = 2
 	opts.BatchSize = 10
-	startRelay(t, NewRelay(opts))
+	startRelay(t, New(opts))
 
 	relayWaitFor(t, "the slow stream's POST hanging", func() bool { return len(tn.got("ns/slow")) == 1 })
 	relayWaitFor(t, "the fast stream delivered while the slow one hangs", func() bool { return ob.pending("ns/fast") == 0 })
@@ -733,7 +737,7 @@ func TestRelayBatchLimits(t *testing.T) {
 		ob.add("ns/n", 20, 0)
 		opts := relayFastOptions(ob, tn.endpoints)
 		opts.BatchSize = 7
-		startRelay(t, NewRelay(opts))
+		startRelay(t, New(opts))
 		relayWaitFor(t, "drained", func() bool { return ob.pending("ns/n") == 0 })
 		if got, want := tn.batchSizes("ns/n"), []int{7, 7, 6}; !slices.Equal(got, want) {
 			t.Errorf("batches %v, want %v", got, want)
@@ -750,7 +754,7 @@ func TestRelayBatchLimits(t *testing.T) {
 		ob.add("ns/b", 3, size)
 		opts := relayFastOptions(ob, tn.endpoints)
 		opts.MaxBatchBytes = limit
-		startRelay(t, NewRelay(opts))
+		startRelay(t, New(opts))
 		relayWaitFor(t, "drained", func() bool { return ob.pending("ns/b") == 0 })
 		if got, want := tn.batchSizes("ns/b"), []int{3, 1, 1, 3}; !slices.Equal(got, want) {
 			t.Errorf("batches %v, want %v", got, want)
@@ -772,7 +776,7 @@ func relayGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "receiver.(*Relay)") || strings.Contains(g, "receiver.(*relayScheduler)") {
+		if strings.Contains(g, "receiver.(*Relay)") || strings.Contains(g, "receiver.(*scheduler)") {
 			out = append(out, g)
 		}
 	}
@@ -789,7 +793,7 @@ func TestRelayStartReturnsOnCancel(t *testing.T) {
 	})
 	ob := newRelayMemOutbox()
 	ob.add("ns/stop", 3, 0)
-	r := NewRelay(relayFastOptions(ob, tn.endpoints))
+	r := New(relayFastOptions(ob, tn.endpoints))
 	stop := startRelay(t, r)
 
 	relayWaitFor(t, "a POST in flight", func() bool { return len(tn.got("ns/stop")) == 1 })
@@ -850,7 +854,7 @@ func TestRelayNeverLogsSecretsOrBodies(t *testing.T) {
 			return dialer.DialContext(ctx, network, addr)
 		},
 	}}
-	startRelay(t, NewRelay(opts))
+	startRelay(t, New(opts))
 	for s := range urls {
 		relayWaitFor(t, s+" retried", func() bool {
 			n, ok := attempts.Load(s)
@@ -891,7 +895,7 @@ func sharedEndpoint(t *testing.T, status func(stream string) int) (EndpointFunc,
 	posts := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		stream, _, _ := strings.Cut(r.Header.Get(HeaderRelayDelivery), ":")
+		stream, _, _ := strings.Cut(r.Header.Get(HeaderDelivery), ":")
 		mu.Lock()
 		posts[stream]++
 		mu.Unlock()
@@ -940,7 +944,7 @@ func TestRelayWhenASharedEndpointIsBack(t *testing.T) {
 			opts := relayFastOptions(ob, ep)
 			opts.BackoffBase, opts.BackoffMax = time.Hour, time.Hour
 			opts.Rand = func() float64 { return 0.99 }
-			startRelay(t, NewRelay(opts))
+			startRelay(t, New(opts))
 			relayWaitFor(t, "both streams to fail once", func() bool { return posts("ns/a") == 1 && posts("ns/b") == 1 })
 
 			failing.Store(false)
@@ -973,7 +977,7 @@ func TestRelayKeepsTheBackoffOfAStreamFailingAlone(t *testing.T) {
 	opts.BackoffBase, opts.BackoffMax = time.Hour, time.Hour
 	opts.Rand = func() float64 { return 0.99 }
 	opts.BatchSize = 1
-	startRelay(t, NewRelay(opts))
+	startRelay(t, New(opts))
 	relayWaitFor(t, "the bad stream to fail", func() bool { return posts("ns/bad") == 1 })
 	ob.add("ns/good", 50, 0)
 	relayWaitFor(t, "the good stream drained", func() bool { return ob.pending("ns/good") == 0 })

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package process
 
 import (
 	"encoding/hex"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/event"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
@@ -139,7 +140,7 @@ func parseChanges(env *webhook.Envelope) []parsedChange {
 type applier struct {
 	tx       store.Tx
 	resolver Resolver
-	rec      Record
+	rec      store.Record
 	stats    *dispatchStats
 	// unmatched names what no CoexNumber was found for; the record becomes a dead letter.
 	unmatched []string
@@ -229,7 +230,7 @@ func (a *applier) change(pc *parsedChange) error {
 	return err
 }
 
-func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
+func (a *applier) history(t Target, n *store.NumberCounts, v *rawHistoryValue) error {
 	now := a.rec.ReceivedAt
 	for _, c := range v.History {
 		if declined(c.Errors) {
@@ -238,7 +239,8 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 				if n.CompletedAt == nil {
 					n.CompletedAt = &now
 				}
-				if err := a.emit(t, Event{ID: EventHistoryDecline + ":" + t.PhoneNumberID, Type: EventHistoryDecline}); err != nil {
+				ev := event.Event{ID: event.TypeHistoryDecline + ":" + t.PhoneNumberID, Type: event.TypeHistoryDecline}
+				if err := a.emit(t, ev); err != nil {
 					return err
 				}
 			}
@@ -292,7 +294,7 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 			continue
 		}
 		n.MediaFollows++
-		if err := a.emit(t, Event{ID: EventHistoryMedia + ":" + h.ID, Type: EventHistoryMedia, MessageID: h.ID,
+		if err := a.emit(t, event.Event{ID: event.TypeHistoryMedia + ":" + h.ID, Type: event.TypeHistoryMedia, MessageID: h.ID,
 			ThreadID: threadOf(h), Timestamp: int64(h.Timestamp), Data: raw}); err != nil {
 			return err
 		}
@@ -303,7 +305,7 @@ func (a *applier) history(t Target, n *NumberCounts, v *rawHistoryValue) error {
 	return nil
 }
 
-func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order int64) error {
+func (a *applier) thread(t Target, n *store.NumberCounts, th rawThread, phase, order int64) error {
 	if th.ID != "" {
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('t', th.ID))
 		if err != nil {
@@ -328,7 +330,7 @@ func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order i
 		n.Messages++
 		a.stats.historyMessages++
 		p, o := phase, order
-		if err := a.emit(t, Event{ID: EventHistoryMessage + ":" + h.ID, Type: EventHistoryMessage, MessageID: h.ID,
+		if err := a.emit(t, event.Event{ID: event.TypeHistoryMessage + ":" + h.ID, Type: event.TypeHistoryMessage, MessageID: h.ID,
 			ThreadID: th.ID, Timestamp: int64(h.Timestamp), HistoryPhase: &p, HistoryChunk: &o, Data: raw}); err != nil {
 			return err
 		}
@@ -340,7 +342,7 @@ func (a *applier) thread(t Target, n *NumberCounts, th rawThread, phase, order i
 // every phase up to its own has chunks without a gap (Meta sends an empty chunk for a phase
 // with nothing in it). Chunks and phases arrive out of order, so progress 100 alone is not the
 // end.
-func historyComplete(n *NumberCounts) bool {
+func historyComplete(n *store.NumberCounts) bool {
 	if !n.FinalChunkSeen {
 		return false
 	}
@@ -362,7 +364,7 @@ func declined(errs []webhook.Error) bool {
 	return false
 }
 
-func (a *applier) contacts(t Target, n *NumberCounts, items []json.RawMessage) error {
+func (a *applier) contacts(t Target, n *store.NumberCounts, items []json.RawMessage) error {
 	for _, raw := range items {
 		var it webhook.StateSyncItem
 		if json.Unmarshal(raw, &it) != nil || it.Contact.PhoneNumber == "" {
@@ -382,7 +384,7 @@ func (a *applier) contacts(t Target, n *NumberCounts, items []json.RawMessage) e
 		case webhook.ActionRemove:
 			n.ContactsRemoved++
 		}
-		if err := a.emit(t, Event{ID: EventContact + ":" + id, Type: EventContact,
+		if err := a.emit(t, event.Event{ID: event.TypeContact + ":" + id, Type: event.TypeContact,
 			ThreadID: it.Contact.PhoneNumber, Timestamp: int64(it.Metadata.Timestamp), Data: raw}); err != nil {
 			return err
 		}
@@ -390,7 +392,7 @@ func (a *applier) contacts(t Target, n *NumberCounts, items []json.RawMessage) e
 	return nil
 }
 
-func (a *applier) echoes(t Target, n *NumberCounts, items []rawMsg) error {
+func (a *applier) echoes(t Target, n *store.NumberCounts, items []rawMsg) error {
 	for _, m := range items {
 		h, raw := m.h, m.raw
 		if !m.ok {
@@ -407,7 +409,7 @@ func (a *applier) echoes(t Target, n *NumberCounts, items []rawMsg) error {
 		if ts, ok := unixTime(h.Timestamp); ok && (n.EchoLastAt == nil || ts.After(*n.EchoLastAt)) {
 			n.EchoLastAt = &ts
 		}
-		if err := a.emit(t, Event{ID: EventEcho + ":" + h.ID, Type: EventEcho, MessageID: h.ID, ThreadID: h.To,
+		if err := a.emit(t, event.Event{ID: event.TypeEcho + ":" + h.ID, Type: event.TypeEcho, MessageID: h.ID, ThreadID: h.To,
 			Timestamp: int64(h.Timestamp), Data: raw}); err != nil {
 			return err
 		}
@@ -415,7 +417,7 @@ func (a *applier) echoes(t Target, n *NumberCounts, items []rawMsg) error {
 	return nil
 }
 
-func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
+func (a *applier) messages(t Target, n *store.NumberCounts, v *rawListValue) error {
 	for _, m := range v.Messages {
 		h, raw := m.h, m.raw
 		if !m.ok {
@@ -428,29 +430,29 @@ func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
 		if !first {
 			continue
 		}
-		ev := Event{ID: EventMessage + ":" + h.ID, Type: EventMessage, MessageID: h.ID, ThreadID: h.From,
+		ev := event.Event{ID: event.TypeMessage + ":" + h.ID, Type: event.TypeMessage, MessageID: h.ID, ThreadID: h.From,
 			Timestamp: int64(h.Timestamp), Data: raw}
 		switch {
 		case unsupported(h.Errors) || h.Type == webhook.TypeUnsupported:
-			ev.ID, ev.Type = EventUnsupported+":"+h.ID, EventUnsupported
+			ev.ID, ev.Type = event.TypeUnsupported+":"+h.ID, event.TypeUnsupported
 			n.Unsupported++
 			if ts, ok := unixTime(h.Timestamp); ok && (n.UnsupportedLastAt == nil || ts.After(*n.UnsupportedLastAt)) {
 				n.UnsupportedLastAt = &ts
 			}
 			a.stats.unsupported[t.Stream()]++
 		case h.Type == webhook.TypeEdit:
-			ev.ID, ev.Type = EventEdit+":"+h.ID, EventEdit
+			ev.ID, ev.Type = event.TypeEdit+":"+h.ID, event.TypeEdit
 			if h.Edit != nil {
 				ev.OriginalMessageID = h.Edit.OriginalMessageID
 			}
 		case h.Type == webhook.TypeRevoke:
-			ev.ID, ev.Type = EventRevoke+":"+h.ID, EventRevoke
+			ev.ID, ev.Type = event.TypeRevoke+":"+h.ID, event.TypeRevoke
 			if h.Revoke != nil {
 				ev.OriginalMessageID = h.Revoke.OriginalMessageID
 			}
 		}
 		// A user's message after onboarding opens (or renews) the customer service window.
-		if ts, ok := unixTime(h.Timestamp); ok && ev.Type != EventUnsupported && !ts.Before(t.OnboardedAt) {
+		if ts, ok := unixTime(h.Timestamp); ok && ev.Type != event.TypeUnsupported && !ts.Before(t.OnboardedAt) {
 			closes := ts.Add(customerServiceWindow)
 			ev.WindowClosesAt = &closes
 		}
@@ -471,7 +473,7 @@ func (a *applier) messages(t Target, n *NumberCounts, v *rawListValue) error {
 			}
 			continue
 		}
-		if err := a.emit(t, Event{ID: EventStatus + ":" + id, Type: EventStatus, MessageID: st.ID,
+		if err := a.emit(t, event.Event{ID: event.TypeStatus + ":" + id, Type: event.TypeStatus, MessageID: st.ID,
 			ThreadID: st.RecipientID, Timestamp: int64(st.Timestamp), Data: raw}); err != nil {
 			return err
 		}
@@ -525,7 +527,7 @@ func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
 	if ts, ok := unixTime(entry.Time); ok {
 		at = ts
 	}
-	rec := OffboardingRecord{Event: v.Event, At: at}
+	rec := store.OffboardingRecord{Event: v.Event, At: at}
 	if v.DisconnectionInfo != nil {
 		rec.Reason, rec.InitiatedBy = v.DisconnectionInfo.Reason, v.DisconnectionInfo.InitiatedBy
 	}
@@ -544,7 +546,8 @@ func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
 			return err
 		}
 		applyAccountEvent(n, rec)
-		if err := a.emit(t, Event{ID: EventAccount + ":" + id, Type: EventAccount, Timestamp: at.Unix(), Data: ch.Value}); err != nil {
+		if err := a.emit(t, event.Event{ID: event.TypeAccount + ":" + id, Type: event.TypeAccount, Timestamp: at.Unix(),
+			Data: ch.Value}); err != nil {
 			return err
 		}
 	}
@@ -554,7 +557,7 @@ func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
 
 // applyAccountEvent records an offboarding event unless a newer one is already recorded:
 // Meta's retries may deliver a disconnection after the reconnection that followed it.
-func applyAccountEvent(n *NumberCounts, rec OffboardingRecord) {
+func applyAccountEvent(n *store.NumberCounts, rec store.OffboardingRecord) {
 	if !offboardingEvent(rec.Event) {
 		return
 	}
@@ -577,13 +580,13 @@ func isOffboarded(e string) bool {
 	return e == webhook.EventPartnerRemoved || e == webhook.EventAccountOffboarded
 }
 
-func (a *applier) emit(t Target, ev Event) error {
+func (a *applier) emit(t Target, ev event.Event) error {
 	if !t.Relay {
 		return nil
 	}
 	ev.Namespace, ev.Number, ev.PhoneNumberID, ev.WABAID = t.Namespace, t.Name, t.PhoneNumberID, t.WABAID
 	a.stats.events++
-	return a.tx.Emit(t.Stream(), appendEvent(make([]byte, 0, 256+len(ev.Data)), &ev))
+	return a.tx.Emit(t.Stream(), ev.AppendJSON(make([]byte, 0, 256+len(ev.Data))))
 }
 
 // threadOf is the user side of a message: the recipient of what the business sent, the sender

@@ -1,7 +1,17 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+// Package process turns the inbox into counts and events: the dispatcher claims batches of
+// verified webhook bodies from the store, parses them on every core, and applies each batch in
+// one store transaction together with its removal from the inbox: whole payloads and every
+// message, chunk, thread, contact and account event de-duplicated, each number's counts
+// updated, normalized events (package event) appended to the number's outbox, and what cannot
+// be read or matched kept as a dead letter. A crash repeats a batch or none of it, never half.
+//
+// Which CoexNumber a webhook is about is asked of a Resolver (the receiver answers it from
+// the cluster); after each commit the Applied hook tells the status writer (package project)
+// which numbers changed. It writes nothing to Kubernetes itself.
+package process
 
 import (
 	"context"
@@ -20,8 +30,8 @@ import (
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
-// DispatcherOptions configure a Dispatcher.
-type DispatcherOptions struct {
+// Options configure a Dispatcher.
+type Options struct {
 	Store    store.Store
 	Resolver Resolver
 	Metrics  *Metrics // may be nil
@@ -40,13 +50,13 @@ type DispatcherOptions struct {
 // de-duplicated, counted and turned into relay events in one store transaction that also
 // removes the records (store.Batch.Apply). A crash repeats at most the batch in flight, whole.
 type Dispatcher struct {
-	o       DispatcherOptions
+	o       Options
 	applied atomic.Uint64 // records applied since Start
 	next    chan batch    // the batch after the one being applied, being claimed and parsed
 }
 
 // NewDispatcher returns a dispatcher; Start runs it.
-func NewDispatcher(o DispatcherOptions) *Dispatcher {
+func NewDispatcher(o Options) *Dispatcher {
 	if o.BatchRecords <= 0 {
 		o.BatchRecords = 256
 	}
@@ -190,7 +200,7 @@ type parsedRecord struct {
 
 // parseRecords decodes a batch on every core: parsing is most of the work and needs no
 // state, so only the de-duplication and counting run inside the (serial) transaction.
-func parseRecords(recs []Record) []parsedRecord {
+func parseRecords(recs []store.Record) []parsedRecord {
 	out := make([]parsedRecord, len(recs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -216,7 +226,7 @@ func parseRecords(recs []Record) []parsedRecord {
 
 // applyRecord applies one record's changes. A payload seen before is skipped whole; one that
 // cannot be parsed, or names a number nobody manages, is kept as a dead letter.
-func (d *Dispatcher) applyRecord(tx store.Tx, rec Record, p parsedRecord, stats *dispatchStats) (dup, dead bool, err error) {
+func (d *Dispatcher) applyRecord(tx store.Tx, rec store.Record, p parsedRecord, stats *dispatchStats) (dup, dead bool, err error) {
 	first, err := tx.FirstBody(p.hash, rec.ReceivedAt)
 	if err != nil || !first {
 		return !first, false, err
@@ -235,7 +245,7 @@ func (d *Dispatcher) applyRecord(tx store.Tx, rec Record, p parsedRecord, stats 
 	return false, false, nil
 }
 
-func (d *Dispatcher) record(recs []Record, stats *dispatchStats, dups, dead int) {
+func (d *Dispatcher) record(recs []store.Record, stats *dispatchStats, dups, dead int) {
 	m := d.o.Metrics
 	if m == nil {
 		return
@@ -255,7 +265,7 @@ func (d *Dispatcher) record(recs []Record, stats *dispatchStats, dups, dead int)
 }
 
 // bodyHash identifies a payload per MetaApp: Meta's duplicate deliveries are byte-identical.
-func bodyHash(rec Record) []byte {
+func bodyHash(rec store.Record) []byte {
 	h := sha256.New()
 	h.Write([]byte(rec.Namespace))
 	h.Write([]byte{0})

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package project
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 // putCounts stores c as stream's counts, as a dispatcher transaction would: in the
 // transaction of a batch of one placeholder record.
-func putCounts(t *testing.T, s store.Store, stream string, c NumberCounts) {
+func putCounts(t *testing.T, s store.Store, stream string, c store.NumberCounts) {
 	t.Helper()
 	if err := store.Put(context.Background(), s, func(tx store.Tx) error {
 		n, err := tx.Number(stream, "")
@@ -31,7 +31,7 @@ func putCounts(t *testing.T, s store.Store, stream string, c NumberCounts) {
 
 // showing returns testNS/shop with the receiver's fields of its status as the receiver
 // wrote them from shown, beside the reconcilers' fields.
-func showing(shown NumberCounts) *v1.CoexNumber {
+func showing(shown store.NumberCounts) *v1.CoexNumber {
 	n := coexNumber(testNS, "shop")
 	st := applyStatus(n, shown).Status
 	if st.History != nil {
@@ -45,18 +45,18 @@ func showing(shown NumberCounts) *v1.CoexNumber {
 
 // synced is a number whose history completed and which was then removed by its partner:
 // what the object shows before the receiver lost its state.
-var synced = NumberCounts{
+var synced = store.NumberCounts{
 	UID: "uid-shop", HistoryPhase: ptr(int32(2)), Chunks: 9, Progress: 100, Threads: 5, Messages: 120,
 	FinalChunkSeen: true, HistoryStartedAt: tp(1_745_000_100), CompletedAt: tp(1_745_003_700),
 	ContactsAdded: 4, ContactsRemoved: 1, Echoes: 6, EchoLastAt: tp(1_745_100_000),
 	Unsupported: 2, UnsupportedLastAt: tp(1_745_200_000),
-	Offboarding: &OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY",
+	Offboarding: &store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY",
 		InitiatedBy: "SYSTEM", At: time.Unix(1_746_000_000, 0)},
 	OffboardedSince: tp(1_746_000_000),
 }
 
 // with returns synced changed by fn.
-func with(fn func(c *NumberCounts)) NumberCounts {
+func with(fn func(c *store.NumberCounts)) store.NumberCounts {
 	c := synced
 	fn(&c)
 	return c
@@ -69,57 +69,57 @@ func with(fn func(c *NumberCounts)) NumberCounts {
 func TestStatusWriterNeverGoesBackwards(t *testing.T) {
 	tests := []struct {
 		name  string
-		shown NumberCounts // what the object shows
-		state NumberCounts // what the receiver's state holds
-		want  *NumberCounts
+		shown store.NumberCounts // what the object shows
+		state store.NumberCounts // what the receiver's state holds
+		want  *store.NumberCounts
 	}{
 		{name: "state lost, one echo since: nothing lowers, nothing is written",
-			shown: synced, state: NumberCounts{UID: "uid-shop", Echoes: 1, EchoLastAt: tp(1_745_050_000)}},
+			shown: synced, state: store.NumberCounts{UID: "uid-shop", Echoes: 1, EchoLastAt: tp(1_745_050_000)}},
 		{name: "state lost, history sent again from its start: the synced history is kept",
 			shown: synced,
-			state: NumberCounts{UID: "uid-shop", HistoryPhase: ptr(int32(0)), Chunks: 1, Progress: 10, Threads: 1, Messages: 3,
+			state: store.NumberCounts{UID: "uid-shop", HistoryPhase: ptr(int32(0)), Chunks: 1, Progress: 10, Threads: 1, Messages: 3,
 				HistoryStartedAt: tp(1_747_000_000)}},
 		{name: "state lost, a newer echo: its time is written, the count is kept",
-			shown: synced, state: NumberCounts{UID: "uid-shop", Echoes: 1, EchoLastAt: tp(1_747_000_000)},
-			want: ptr(with(func(c *NumberCounts) { c.EchoLastAt = tp(1_747_000_000) }))},
+			shown: synced, state: store.NumberCounts{UID: "uid-shop", Echoes: 1, EchoLastAt: tp(1_747_000_000)},
+			want: ptr(with(func(c *store.NumberCounts) { c.EchoLastAt = tp(1_747_000_000) }))},
 		{name: "state lost, later history: completedAt and HistorySynced=True are kept, counts rise",
 			shown: synced,
-			state: NumberCounts{UID: "uid-shop", HistoryPhase: ptr(int32(2)), Chunks: 10, Progress: 100, Threads: 6, Messages: 130,
+			state: store.NumberCounts{UID: "uid-shop", HistoryPhase: ptr(int32(2)), Chunks: 10, Progress: 100, Threads: 6, Messages: 130,
 				HistoryStartedAt: tp(1_747_000_000), CompletedAt: tp(1_747_000_100)},
-			want: ptr(with(func(c *NumberCounts) { c.Chunks, c.Threads, c.Messages = 10, 6, 130 }))},
+			want: ptr(with(func(c *store.NumberCounts) { c.Chunks, c.Threads, c.Messages = 10, 6, 130 }))},
 		{name: "state ahead in every count: the state's counts are written",
 			shown: synced,
-			state: with(func(c *NumberCounts) {
+			state: with(func(c *store.NumberCounts) {
 				c.Chunks, c.Threads, c.Messages, c.ContactsAdded, c.ContactsRemoved = 10, 7, 200, 9, 3
 				c.Echoes, c.Unsupported = 8, 4
 			}),
-			want: ptr(with(func(c *NumberCounts) {
+			want: ptr(with(func(c *store.NumberCounts) {
 				c.Chunks, c.Threads, c.Messages, c.ContactsAdded, c.ContactsRemoved = 10, 7, 200, 9, 3
 				c.Echoes, c.Unsupported = 8, 4
 			}))},
 		{name: "a declined history stays declined",
-			shown: NumberCounts{UID: "uid-shop", Declined: true, CompletedAt: tp(1_745_003_700)},
-			state: NumberCounts{UID: "uid-shop", HistoryPhase: ptr(int32(0)), Chunks: 1, Progress: 20, HistoryStartedAt: tp(1_747_000_000)},
-			want: &NumberCounts{Declined: true, CompletedAt: tp(1_745_003_700), HistoryPhase: ptr(int32(0)), Chunks: 1, Progress: 100,
+			shown: store.NumberCounts{UID: "uid-shop", Declined: true, CompletedAt: tp(1_745_003_700)},
+			state: store.NumberCounts{UID: "uid-shop", HistoryPhase: ptr(int32(0)), Chunks: 1, Progress: 20, HistoryStartedAt: tp(1_747_000_000)},
+			want: &store.NumberCounts{Declined: true, CompletedAt: tp(1_745_003_700), HistoryPhase: ptr(int32(0)), Chunks: 1, Progress: 100,
 				HistoryStartedAt: tp(1_745_003_700)}},
 		{name: "a newer account event replaces the offboarding shown",
 			shown: synced,
-			state: NumberCounts{UID: "uid-shop", Offboarding: &OffboardingRecord{Event: webhook.EventAccountReconnected,
+			state: store.NumberCounts{UID: "uid-shop", Offboarding: &store.OffboardingRecord{Event: webhook.EventAccountReconnected,
 				At: time.Unix(1_747_000_000, 0)}, OffboardedSince: tp(1_747_000_000)},
-			want: ptr(with(func(c *NumberCounts) {
-				c.Offboarding = &OffboardingRecord{Event: webhook.EventAccountReconnected, At: time.Unix(1_747_000_000, 0)}
+			want: ptr(with(func(c *store.NumberCounts) {
+				c.Offboarding = &store.OffboardingRecord{Event: webhook.EventAccountReconnected, At: time.Unix(1_747_000_000, 0)}
 				c.OffboardedSince = tp(1_747_000_000)
 			}))},
 		{name: "an older account event does not",
 			shown: synced,
-			state: NumberCounts{UID: "uid-shop", Offboarding: &OffboardingRecord{Event: webhook.EventAccountReconnected,
+			state: store.NumberCounts{UID: "uid-shop", Offboarding: &store.OffboardingRecord{Event: webhook.EventAccountReconnected,
 				At: time.Unix(1_745_900_000, 0)}, OffboardedSince: tp(1_745_900_000)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newStatusFixture(t)
 			obj := showing(tc.shown)
-			f.reader.objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
+			f.reader.Objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
 			putCounts(t, f.h.store, testStream, tc.state)
 			f.w.Mark([]string{testStream}, nil)
 			f.w.Flush(context.Background())
@@ -154,8 +154,8 @@ func TestStatusWriterNeverGoesBackwards(t *testing.T) {
 func TestStatusWriterWithAnEmptyStateErasesNothing(t *testing.T) {
 	f := newStatusFixture(t)
 	obj := showing(synced)
-	f.reader.objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
-	w := NewStatusWriter(StatusWriterOptions{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
+	f.reader.Objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
+	w := NewStatusWriter(Options{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.Start(ctx) }()
@@ -172,7 +172,7 @@ func TestStatusWriterWithAnEmptyStateErasesNothing(t *testing.T) {
 // TestShownCountsReadBackWhatWasWritten: reading the receiver's status back gives the counts
 // it was written from, so carrying it forward changes nothing by itself.
 func TestShownCountsReadBackWhatWasWritten(t *testing.T) {
-	for name, c := range map[string]NumberCounts{
+	for name, c := range map[string]store.NumberCounts{
 		"synced and offboarded": synced,
 		"in progress":           {HistoryPhase: ptr(int32(1)), Chunks: 2, Progress: 40, HistoryStartedAt: tp(1_745_000_100)},
 		"declined":              {Declined: true, CompletedAt: tp(1_745_003_700)},
@@ -181,7 +181,7 @@ func TestShownCountsReadBackWhatWasWritten(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			obj := showing(c)
 			want, _ := json.Marshal(applyStatus(obj, c).Status)
-			got, _ := json.Marshal(applyStatus(obj, carryForward(NumberCounts{}, obj)).Status)
+			got, _ := json.Marshal(applyStatus(obj, carryForward(store.NumberCounts{}, obj)).Status)
 			if string(got) != string(want) {
 				t.Errorf("status carried forward from an empty state differs from the status shown:\n got %s\nwant %s", got, want)
 			}

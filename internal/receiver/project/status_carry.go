@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package project
 
 import (
 	"time"
@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
 // Status never goes backwards. The receiver applies its fields with server-side apply and
@@ -28,12 +29,12 @@ import (
 // belongsTo reports whether counts c were recorded for the live object n. Counts without a
 // UID (a state file from before counts were stamped) cannot be told from a predecessor's, so
 // they are not written; the next webhook for the number stamps them (store.Tx.Number).
-func belongsTo(c NumberCounts, n *v1.CoexNumber) bool {
+func belongsTo(c store.NumberCounts, n *v1.CoexNumber) bool {
 	return c.UID != "" && c.UID == string(n.UID)
 }
 
 // carryForward returns c merged with the receiver's fields that n already shows.
-func carryForward(c NumberCounts, n *v1.CoexNumber) NumberCounts {
+func carryForward(c store.NumberCounts, n *v1.CoexNumber) store.NumberCounts {
 	shown := shownCounts(n)
 	c.HistoryPhase = maxPhase(c.HistoryPhase, shown.HistoryPhase)
 	c.Chunks = max(c.Chunks, shown.Chunks)
@@ -62,8 +63,8 @@ func carryForward(c NumberCounts, n *v1.CoexNumber) NumberCounts {
 }
 
 // shownCounts reads the receiver's fields of n's status back as counts.
-func shownCounts(n *v1.CoexNumber) NumberCounts {
-	var c NumberCounts
+func shownCounts(n *v1.CoexNumber) store.NumberCounts {
+	var c store.NumberCounts
 	synced := apimeta.FindStatusCondition(n.Status.Conditions, v1.ConditionHistorySynced)
 	if h := n.Status.History; h != nil {
 		c.HistoryPhase, c.Chunks, c.Progress, c.Threads, c.Messages = h.Phase, h.Chunks, h.Progress, h.Threads, h.Messages
@@ -101,7 +102,7 @@ func shownCounts(n *v1.CoexNumber) NumberCounts {
 		c.Unsupported, c.UnsupportedLastAt = u.Count, timeOf(u.LastAt)
 	}
 	if off := n.Status.Offboarding; off != nil && off.Event != "" {
-		rec := &OffboardingRecord{Event: off.Event, Reason: off.Reason, InitiatedBy: off.InitiatedBy}
+		rec := &store.OffboardingRecord{Event: off.Event, Reason: off.Reason, InitiatedBy: off.InitiatedBy}
 		if at := timeOf(off.At); at != nil {
 			rec.At = *at
 		}

@@ -1,7 +1,7 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package event
 
 import (
 	"encoding/json"
@@ -15,11 +15,11 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 	phase, chunk := int64(2), int64(17)
 	closes := time.Date(2026, 11, 23, 10, 4, 5, 120, time.UTC)
 	cases := map[string]Event{
-		"minimal": {ID: "contact:1", Type: EventContact, Namespace: "ns", Number: "n"},
-		"history": {ID: "history.message:wamid.X", Type: EventHistoryMessage, Namespace: "ns", Number: "n",
+		"minimal": {ID: "contact:1", Type: TypeContact, Namespace: "ns", Number: "n"},
+		"history": {ID: "history.message:wamid.X", Type: TypeHistoryMessage, Namespace: "ns", Number: "n",
 			PhoneNumberID: "3001", WABAID: "2001", Timestamp: 1739230955, MessageID: "wamid.X", ThreadID: "16505550123",
 			HistoryPhase: &phase, HistoryChunk: &chunk, Data: json.RawMessage(`{"id":"wamid.X","text":{"body":"hi"}}`)},
-		"window": {ID: "message:m", Type: EventMessage, Namespace: "ns", Number: "n", WindowClosesAt: &closes,
+		"window": {ID: "message:m", Type: TypeMessage, Namespace: "ns", Number: "n", WindowClosesAt: &closes,
 			OriginalMessageID: "o"},
 		"escapes":        {ID: "a\"b\\c\n\r\t\x01<>&\u2028\u2029é😀", Type: "t", Namespace: "ns", Number: "n\xff"},
 		"zero timestamp": {ID: "x", Type: "t", Namespace: "ns", Number: "n", Timestamp: 0, MessageID: ""},
@@ -30,8 +30,8 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := appendEvent(nil, &ev); string(got) != string(want) {
-				t.Errorf("appendEvent:\n got %s\nwant %s", got, want)
+			if got := ev.AppendJSON(nil); string(got) != string(want) {
+				t.Errorf("AppendJSON:\n got %s\nwant %s", got, want)
 			}
 		})
 	}

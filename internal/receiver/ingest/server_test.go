@@ -1,12 +1,11 @@
 // Copyright 2026 The coex-operator Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package receiver
+package ingest
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,16 +18,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 
+	"github.com/coex-operator/coex-operator/internal/receiver/internal/receivertest"
+	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
@@ -77,7 +71,7 @@ type webhookServer struct {
 	*httptest.Server
 	spool   *bolt.Store
 	metrics *Metrics
-	clock   *testClock
+	clock   *receivertest.Clock
 	// seen records, per request the handler got, its Content-Length and transfer encoding.
 	mu   sync.Mutex
 	seen []seenRequest
@@ -91,7 +85,7 @@ type seenRequest struct {
 func newWebhookServer(t *testing.T, creds CredentialSource, maxBody int64) *webhookServer {
 	t.Helper()
 	ws := &webhookServer{spool: newTestStore(t), metrics: NewMetrics(nil), clock: newTestClock()}
-	srv := NewServer(ServerOptions{Inbox: ws.spool, Credentials: creds, Metrics: ws.metrics,
+	srv := NewServer(Options{Inbox: ws.spool, Credentials: creds, Metrics: ws.metrics,
 		MaxBodyBytes: maxBody, Now: ws.clock.Now})
 	ws.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws.mu.Lock()
@@ -138,17 +132,9 @@ func (ws *webhookServer) post(t *testing.T, ns, app string, body []byte, sig str
 	return resp.StatusCode, string(b)
 }
 
-func (ws *webhookServer) spooled(t *testing.T) []Record {
+func (ws *webhookServer) spooled(t *testing.T) []store.Record {
 	t.Helper()
-	b, err := ws.spool.Claim(context.Background(), 1000, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b == nil {
-		return nil
-	}
-	defer b.Release()
-	return b.Records()
+	return receivertest.Spooled(t, ws.spool)
 }
 
 func (ws *webhookServer) requests(result string) float64 {
@@ -335,61 +321,6 @@ func TestDeliverAcceptsEitherSecretDuringRotation(t *testing.T) {
 	}
 }
 
-// kubeRotationCreds answers with a Kube's rotation of a secret the test changes, as
-// Kube.Credentials does after reading the Secret.
-type kubeRotationCreds struct {
-	kube   *Kube
-	mu     sync.Mutex
-	secret []byte
-}
-
-func (c *kubeRotationCreds) set(secret []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.secret = secret
-}
-
-func (c *kubeRotationCreds) Credentials(_ context.Context, ns, app string) (Credentials, error) {
-	c.mu.Lock()
-	secret := c.secret
-	c.mu.Unlock()
-	return Credentials{AppSecrets: c.kube.rotation(ns+"/"+app, secret), VerifyToken: verifyToken}, nil
-}
-
-func TestDeliverPreviousSecretOnlyWithinGrace(t *testing.T) {
-	clock := newTestClock()
-	creds := &kubeRotationCreds{kube: &Kube{RotationGrace: 10 * time.Minute, Now: clock.Now}, secret: oldAppSecret}
-	ws := newWebhookServer(t, creds, 0)
-	send := func(body string, secret []byte) int {
-		status, _ := ws.post(t, testNS, testApp, []byte(body), webhook.Sign(secret, []byte(body)), false)
-		return status
-	}
-	if s := send(`{"n":1}`, oldAppSecret); s != 200 {
-		t.Fatalf("before the rotation: status = %d, want 200", s)
-	}
-	creds.set(appSecret) // the Secret is rotated
-	if s := send(`{"n":2}`, appSecret); s != 200 {
-		t.Errorf("new secret right after the rotation: status = %d, want 200", s)
-	}
-	clock.Advance(9 * time.Minute)
-	if s := send(`{"n":3}`, oldAppSecret); s != 200 {
-		t.Errorf("previous secret within the grace: status = %d, want 200", s)
-	}
-	clock.Advance(time.Minute)
-	if s := send(`{"n":4}`, oldAppSecret); s != http.StatusUnauthorized {
-		t.Errorf("previous secret after the grace: status = %d, want 401", s)
-	}
-	if s := send(`{"n":5}`, appSecret); s != 200 {
-		t.Errorf("new secret after the grace: status = %d, want 200", s)
-	}
-	if got := recordBodies(ws.spooled(t)); !slices.Equal(got, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":5}`}) {
-		t.Errorf("spooled %q, want all but the one signed with the expired secret", got)
-	}
-	if got := testutil.ToFloat64(ws.metrics.SignatureFailures); got != 1 {
-		t.Errorf("signature_failures_total = %v, want 1", got)
-	}
-}
-
 func TestDeliverWithoutUsableCredentials(t *testing.T) {
 	body := []byte(`{"object":"whatsapp_business_account"}`)
 	tests := []struct {
@@ -474,7 +405,7 @@ func TestDeliverBodySizeLimit(t *testing.T) {
 }
 
 func TestUnknownRoutes(t *testing.T) {
-	srv := NewServer(ServerOptions{Inbox: newTestStore(t), Credentials: testCreds(), Metrics: NewMetrics(nil)})
+	srv := NewServer(Options{Inbox: newTestStore(t), Credentials: testCreds(), Metrics: NewMetrics(nil)})
 	tests := []struct {
 		method, path string
 		want         int
@@ -508,7 +439,7 @@ func TestDeliverWhenSpoolClosedAnswers503(t *testing.T) {
 	if err := spool.Close(); err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(ServerOptions{Inbox: spool, Credentials: testCreds(), Metrics: NewMetrics(nil)})
+	srv := NewServer(Options{Inbox: spool, Credentials: testCreds(), Metrics: NewMetrics(nil)})
 	body := []byte(`{"object":"whatsapp_business_account"}`)
 	for i := range 10 {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/tenant/shop-app", bytes.NewReader(body))
@@ -527,225 +458,5 @@ func TestDeliverWhenSpoolClosedAnswers503(t *testing.T) {
 		if rr.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status = %d, want 503", rr.Code)
 		}
-	}
-}
-
-// --- Kube ---
-
-func TestKubeRotation(t *testing.T) {
-	a, b, c := []byte("secret-a"), []byte("secret-b"), []byte("secret-c")
-	type step struct {
-		advance time.Duration
-		key     string
-		current []byte
-		want    [][]byte
-	}
-	tests := []struct {
-		name  string
-		grace time.Duration
-		steps []step
-	}{
-		{"first sight has no previous", time.Minute, []step{
-			{0, "ns/app", a, [][]byte{a}},
-			{time.Hour, "ns/app", a, [][]byte{a}},
-		}},
-		{"previous valid within the grace, not at its end", 10 * time.Minute, []step{
-			{0, "ns/app", a, [][]byte{a}},
-			{time.Hour, "ns/app", b, [][]byte{b, a}}, // changed now
-			{10*time.Minute - time.Nanosecond, "ns/app", b, [][]byte{b, a}},
-			{time.Nanosecond, "ns/app", b, [][]byte{b}},
-			{time.Hour, "ns/app", b, [][]byte{b}},
-		}},
-		{"default grace is 15 minutes", 0, []step{
-			{0, "ns/app", a, [][]byte{a}},
-			{0, "ns/app", b, [][]byte{b, a}},
-			{14 * time.Minute, "ns/app", b, [][]byte{b, a}},
-			{time.Minute, "ns/app", b, [][]byte{b}},
-		}},
-		{"a second rotation forgets the oldest and restarts the grace", 10 * time.Minute, []step{
-			{0, "ns/app", a, [][]byte{a}},
-			{0, "ns/app", b, [][]byte{b, a}},
-			{5 * time.Minute, "ns/app", c, [][]byte{c, b}},
-			{9 * time.Minute, "ns/app", c, [][]byte{c, b}},
-			{time.Minute, "ns/app", c, [][]byte{c}},
-		}},
-		{"rotating back is a rotation too", 10 * time.Minute, []step{
-			{0, "ns/app", a, [][]byte{a}},
-			{0, "ns/app", b, [][]byte{b, a}},
-			{time.Minute, "ns/app", a, [][]byte{a, b}},
-		}},
-		{"apps rotate independently", 10 * time.Minute, []step{
-			{0, "ns/one", a, [][]byte{a}},
-			{0, "ns/two", b, [][]byte{b}}, // another app's first sight, not a rotation
-			{0, "ns/one", c, [][]byte{c, a}},
-			{0, "other/one", a, [][]byte{a}},
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clock := newTestClock()
-			k := &Kube{RotationGrace: tc.grace, Now: clock.Now}
-			for i, st := range tc.steps {
-				clock.Advance(st.advance)
-				got := k.rotation(st.key, st.current)
-				if !slices.EqualFunc(got, st.want, bytes.Equal) {
-					t.Fatalf("step %d: rotation(%s, %s) = %q, want %q", i, st.key, st.current, got, st.want)
-				}
-			}
-		})
-	}
-}
-
-// objectReader is a client.Reader over fixed objects (MetaApps, Secrets, CoexNumbers).
-type objectReader struct {
-	client.Reader
-	mu   sync.Mutex
-	objs map[string]client.Object // "<kind>/<namespace>/<name>"
-	err  error                    // returned by every Get when set
-}
-
-func objKey(obj client.Object, nn types.NamespacedName) string {
-	return fmt.Sprintf("%T/%s/%s", obj, nn.Namespace, nn.Name)
-}
-
-func newObjectReader(objs ...client.Object) *objectReader {
-	r := &objectReader{objs: map[string]client.Object{}}
-	for _, o := range objs {
-		r.objs[objKey(o, types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()})] = o
-	}
-	return r
-}
-
-func (r *objectReader) Get(_ context.Context, nn types.NamespacedName, obj client.Object, _ ...client.GetOption) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return r.err
-	}
-	o, ok := r.objs[objKey(obj, nn)]
-	if !ok {
-		return apierrors.NewNotFound(schema.GroupResource{Resource: fmt.Sprintf("%T", obj)}, nn.Name)
-	}
-	switch dst := obj.(type) {
-	case *v1.MetaApp:
-		o.(*v1.MetaApp).DeepCopyInto(dst)
-	case *v1.CoexNumber:
-		o.(*v1.CoexNumber).DeepCopyInto(dst)
-	case *corev1.Secret:
-		o.(*corev1.Secret).DeepCopyInto(dst)
-	default:
-		return fmt.Errorf("objectReader cannot get %T", obj)
-	}
-	return nil
-}
-
-func secret(ns, name string, data map[string]string) *corev1.Secret {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
-	for k, v := range data {
-		s.Data[k] = []byte(v)
-	}
-	return s
-}
-
-func TestKubeCredentials(t *testing.T) {
-	app := &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: testApp}, Spec: v1.MetaAppSpec{
-		AppID:          "123",
-		AppSecretRef:   v1.SecretKeySelector{Name: "meta", Key: "appSecret"},
-		VerifyTokenRef: v1.SecretKeySelector{Name: "meta", Key: "verifyToken"},
-	}}
-	tests := []struct {
-		name       string
-		objs       []client.Object
-		readerErr  error
-		wantErr    error // nil: success
-		notErr     error // the error must not be this one
-		wantSecret string
-	}{
-		{"both keys readable", []client.Object{app, secret(testNS, "meta", map[string]string{"appSecret": "s3cret", "verifyToken": "tok"})},
-			nil, nil, nil, "s3cret"},
-		{"no MetaApp", nil, nil, ErrUnknownApp, nil, ""},
-		{"a previous app secret kept beside it", []client.Object{app, secret(testNS, "meta", map[string]string{
-			"appSecret": "s3cret", "appSecret.previous": "old", "verifyToken": "tok"})}, nil, nil, nil, "s3cret"},
-		{"no Secret", []client.Object{app}, nil, ErrNoCredentials, nil, ""},
-		{"no app secret key", []client.Object{app, secret(testNS, "meta", map[string]string{"verifyToken": "tok"})},
-			nil, ErrNoCredentials, nil, ""},
-		{"empty verify token", []client.Object{app, secret(testNS, "meta", map[string]string{"appSecret": "s", "verifyToken": ""})},
-			nil, ErrNoCredentials, nil, ""},
-		{"API error is neither unknown app nor a 404", []client.Object{app}, errors.New("cache not synced"),
-			errors.New("any"), ErrUnknownApp, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newObjectReader(tc.objs...)
-			r.err = tc.readerErr
-			k := &Kube{Reader: r}
-			creds, err := k.Credentials(context.Background(), testNS, testApp)
-			switch {
-			case tc.wantErr == nil:
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := 1
-				if strings.Contains(tc.name, "previous") {
-					want = 2 // the current one first, then "<key>.previous"
-				}
-				if len(creds.AppSecrets) != want || string(creds.AppSecrets[0]) != tc.wantSecret || string(creds.VerifyToken) != "tok" ||
-					want == 2 && string(creds.AppSecrets[1]) != "old" {
-					t.Errorf("credentials = %q / %q", creds.AppSecrets, creds.VerifyToken)
-				}
-			case tc.notErr != nil:
-				if err == nil || errors.Is(err, tc.notErr) {
-					t.Errorf("err = %v, want an error that is not %v", err, tc.notErr)
-				}
-			default:
-				if !errors.Is(err, tc.wantErr) {
-					t.Errorf("err = %v, want %v", err, tc.wantErr)
-				}
-			}
-		})
-	}
-}
-
-// TestKubeEndpoint: a number's own relay wins over its MetaApp's; without either, or without a
-// readable key, there is no endpoint (the events wait in the outbox).
-func TestKubeEndpoint(t *testing.T) {
-	relay := func(url, secretName string) *v1.RelaySpec {
-		return &v1.RelaySpec{URL: url, SecretRef: v1.SecretKeySelector{Name: secretName, Key: "hmac"}}
-	}
-	app := func(r *v1.RelaySpec) *v1.MetaApp {
-		return &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: testApp}, Spec: v1.MetaAppSpec{Relay: r}}
-	}
-	number := func(r *v1.RelaySpec) *v1.CoexNumber {
-		n := coexNumber(testNS, "shop")
-		n.Spec.AppRef.Name, n.Spec.Relay = testApp, r
-		return n
-	}
-	keys := []client.Object{secret(testNS, "app-key", map[string]string{"hmac": "app-k"}),
-		secret(testNS, "own-key", map[string]string{"hmac": "own-k"})}
-	tests := []struct {
-		name    string
-		objs    []client.Object
-		wantURL string // "" means no endpoint
-		wantKey string
-	}{
-		{"the MetaApp's", []client.Object{app(relay("https://app.example/ev", "app-key")), number(nil)},
-			"https://app.example/ev", "app-k"},
-		{"the number's own wins", []client.Object{app(relay("https://app.example/ev", "app-key")),
-			number(relay("https://own.example/ev", "own-key"))}, "https://own.example/ev", "own-k"},
-		{"none configured", []client.Object{app(nil), number(nil)}, "", ""},
-		{"key Secret missing", []client.Object{app(relay("https://app.example/ev", "nope")), number(nil)}, "", ""},
-		{"number deleted", []client.Object{app(relay("https://app.example/ev", "app-key"))}, "", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			k := &Kube{Reader: newObjectReader(append(tc.objs, keys...)...)}
-			ep, ok, err := k.Endpoint(testNS + "/shop")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok != (tc.wantURL != "") || ep.URL != tc.wantURL || string(ep.Secret) != tc.wantKey {
-				t.Errorf("Endpoint = %+v, %v; want %q with key %q", ep, ok, tc.wantURL, tc.wantKey)
-			}
-		})
 	}
 }
