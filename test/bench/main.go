@@ -11,6 +11,9 @@
 //     BenchmarkDispatchHeavy (history messages processed per second) and
 //     BenchmarkHeavySyncEndToEnd (a heavy CoexNumber applied to HistorySynced, with the
 //     manager and receiver binaries: seconds, status writes, both processes' memory);
+//     BenchmarkPostgresCeiling, BenchmarkAckPostgres and BenchmarkDispatchHeavyPostgres (the
+//     same over the postgres store, beside the database's own INSERT rate; skipped without
+//     PostgreSQL on the machine);
 //   - test/scale: BenchmarkApply (N CoexNumbers applied at once to their sync requests with the
 //     manager binary: seconds, Graph calls per number, steady state, memory).
 //
@@ -81,9 +84,10 @@ func run() error {
 	defer logFile.Close()
 
 	steps := []step{
-		{what: "receiver: acknowledgements, dispatch, end to end with the manager", pkg: "./test/receiver/",
-			bench: "^(BenchmarkAck|BenchmarkDiskCeiling|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd)$",
-			args:  []string{"-bench.ack-mb=" + strconv.Itoa(cfg.ackMB), "-bench.preset=" + cfg.preset}},
+		{what: "receiver: acknowledgements and dispatch (bbolt, PostgreSQL), end to end with the manager", pkg: "./test/receiver/",
+			bench: "^(BenchmarkAck|BenchmarkDiskCeiling|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd|" +
+				"BenchmarkPostgresCeiling|BenchmarkAckPostgres|BenchmarkDispatchHeavyPostgres)$",
+			args: []string{"-bench.ack-mb=" + strconv.Itoa(cfg.ackMB), "-bench.preset=" + cfg.preset}},
 		{what: "reconcilers: " + cfg.numbersArg() + " CoexNumbers applied at once", pkg: "./test/scale/",
 			bench: "^BenchmarkApply$",
 			args:  []string{"-bench.numbers=" + cfg.numbersArg(), "-bench.steady=" + strconv.FormatBool(cfg.steady)}},

@@ -27,8 +27,19 @@ const (
 	ack3MBLone = "BenchmarkAck/body=3072KB/senders=1"
 	disk       = "BenchmarkDiskCeiling"
 	dispatch   = "BenchmarkDispatchHeavy"
+	dispatchPG = "BenchmarkDispatchHeavyPostgres"
 	endToEnd   = "BenchmarkHeavySyncEndToEnd"
 )
+
+// ackPG is BenchmarkAckPostgres with bodies of kb KB and receivers handlers on one database;
+// pgCeiling is BenchmarkPostgresCeiling, the database's own INSERT rate for those bodies.
+func ackPG(kb, receivers int) string {
+	return fmt.Sprintf("BenchmarkAckPostgres/body=%dKB/receivers=%d/senders=8", kb, receivers)
+}
+func pgCeiling(kb int) string { return fmt.Sprintf("BenchmarkPostgresCeiling/body=%dKB/conns=8", kb) }
+
+// pgCeilingShare is the share of the database's INSERT rate the receiver's ack must reach.
+const pgCeilingShare = 0.6
 
 func applyBench(n int) string { return fmt.Sprintf("BenchmarkApply/numbers=%d", n) }
 
@@ -75,6 +86,36 @@ func buildTable(r results, cfg config) []row {
 	add(fmt.Sprintf("Receiver history messages processed per second (%s)", cfg.preset),
 		atLeast(100_000, ">= 100,000"), msgs, "%s", thousands(msgs))
 
+	for _, a := range []struct {
+		kb   int
+		what string
+	}{{64, "64 KB"}, {3072, "3 MB"}} {
+		ceiling := m(pgCeiling(a.kb), "MB/s")
+		add(fmt.Sprintf("PostgreSQL alone: %s INSERTs from 8 connections (the ceiling)", a.what), noGoal(""), ceiling,
+			"%s MB/s", thousands(ceiling))
+		// Without the ceiling, the goal cannot be set: the row is then not judged (NaN limit).
+		limit := pgCeilingShare * ceiling
+		ackGoal := atLeast(limit, fmt.Sprintf(">= 60%% of the INSERT ceiling (%s MB/s)", thousands(limit)))
+		if math.IsNaN(ceiling) {
+			ackGoal = noGoal(">= 60% of the INSERT ceiling (not measured)")
+		}
+		for _, n := range []int{1, 3} {
+			bench := ackPG(a.kb, n)
+			mb := m(bench, "MB/s")
+			share := ""
+			if !math.IsNaN(ceiling) && ceiling > 0 {
+				share = fmt.Sprintf(" (%.0f%% of it)", 100*mb/ceiling)
+			}
+			add(fmt.Sprintf("  receiver ack over PostgreSQL, %s bodies, %d receiver%s, 8 senders", a.what, n, plural(n)),
+				ackGoal, mb, "%.0f MB/s%s, %s req/s", mb, share, thousands(m(bench, "req/s")))
+			p99 := m(bench, "p99-ms")
+			add("    ack latency p50 / p99", noGoal(""), p99, "%.1f / %.1f ms", m(bench, "p50-ms"), p99)
+		}
+	}
+	pgMsgs := m(dispatchPG, "history-msgs/s")
+	add(fmt.Sprintf("Receiver history messages processed per second over PostgreSQL (%s)", cfg.preset),
+		atLeast(100_000, ">= 100,000"), pgMsgs, "%s", thousands(pgMsgs))
+
 	secs := m(endToEnd, "s-to-synced")
 	add(fmt.Sprintf("A %s CoexNumber applied -> HistorySynced, all relayed", cfg.preset), noGoal("none set"), secs, "%.1f s (%s msgs/s)", secs, thousands(m(endToEnd, "msgs/s")))
 	writes := m(endToEnd, "status-writes/number/s")
@@ -118,6 +159,10 @@ give. Messages processed: the dispatcher alone on the %[1]s preset's webhooks (p
 relay outbox, one fsynced transaction per batch). End to end: the manager and receiver binaries, the %[1]s preset
 (%[2]s threads, %[3]s messages, 20%% of webhooks delivered twice), from the CoexNumber's create until HistorySynced with
 every event relayed to a sink. Resident memory includes the pages of the bbolt files a process maps.
+PostgreSQL figures: the same handler over the postgres store, on a throwaway local server (fsync and
+synchronous_commit on) started by the run; "ack" is the 200, sent once the body's INSERT is committed. 3 receivers
+are three handlers, each with its own store on the same database, the 8 senders spread over them. The ceiling is
+the same bodies INSERTed by 8 connections into a one-bytea-column table on that server, in the same run.
 CoexNumbers: the manager binary with --graph-rps %[4]d (the default 20 per Meta app needs >= 250 s per 1,000 numbers
 for their 5 calls each); Graph calls per number leave out the MetaApp's app-level webhook-fields check, shown apart; the steady
 state runs the drift check every 10 s instead of 10 min (the ratio is the same at any period), in runs of up to
@@ -132,6 +177,13 @@ const (
 	benchGraphRPS    = 1000
 	steadyMaxNumbers = 1000
 )
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
 
 // thousands prints a count with thousands separators: 119034 → "119,034".
 func thousands(v float64) string {
