@@ -6,7 +6,6 @@ package receiver_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -15,8 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coex-operator/coex-operator/internal/pgtest"
-	"github.com/coex-operator/coex-operator/internal/receiver/ingest"
-	"github.com/coex-operator/coex-operator/internal/receiver/process"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/postgres"
 )
@@ -104,39 +101,9 @@ func BenchmarkAckPostgres(b *testing.B) {
 // into the state, each batch one committed transaction. Goal: 100,000 history messages per
 // second.
 func BenchmarkDispatchHeavyPostgres(b *testing.B) {
-	var msgs int
-	var spent time.Duration
-	for range b.N {
-		b.StopTimer()
-		dsn := pgtest.Shared(b).NewDatabase(b)
-		st, err := postgres.Open(context.Background(), postgres.Options{DSN: dsn, Logger: logr.Discard()})
+	benchDispatch(b, func(b *testing.B) store.Store {
+		st, err := postgres.Open(context.Background(), postgres.Options{DSN: pgtest.Shared(b).NewDatabase(b), Logger: logr.Discard()})
 		must(b, err)
-		srv := httptest.NewServer(ingest.NewServer(ingest.Options{Inbox: st, Credentials: staticCredentials{},
-			Logger: logr.Discard()}))
-		info := spoolScenario(b, srv.URL+"/webhooks/bench/acme", *benchPreset)
-		srv.Close()
-
-		d := process.NewDispatcher(process.Options{Store: st, Resolver: anyNumber{},
-			Logger: logr.Discard()})
-		ctx, cancel := context.WithCancel(context.Background())
-		b.StartTimer()
-		t0 := time.Now()
-		done := make(chan error, 1)
-		go func() { done <- d.Start(ctx) }()
-		for depth, err := st.Depth(ctx); depth > 0 && err == nil; depth, err = st.Depth(ctx) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		spent += time.Since(t0)
-		b.StopTimer()
-		cancel()
-		must(b, <-done)
-		counts, _, err := st.Counts(context.Background(), "bench/n"+info.PhoneNumberID)
-		must(b, err)
-		if counts.Messages != int64(info.Totals.Messages) {
-			b.Fatalf("applied %d messages, want %d", counts.Messages, info.Totals.Messages)
-		}
-		msgs += info.Totals.Messages
-		_ = st.Close()
-	}
-	b.ReportMetric(float64(msgs)/spent.Seconds(), "history-msgs/s")
+		return st
+	})
 }

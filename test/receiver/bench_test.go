@@ -187,13 +187,21 @@ func (anyNumber) ByWABA(ns, _, waba string) ([]process.Target, error) {
 // into the state: parsed, de-duplicated, counted and written to the relay outbox, each batch
 // one fsynced transaction. Goal: 100,000 history messages per second.
 func BenchmarkDispatchHeavy(b *testing.B) {
+	benchDispatch(b, func(b *testing.B) store.Store {
+		st, err := bolt.Open(b.TempDir())
+		must(b, err)
+		return st
+	})
+}
+
+// benchDispatch spools the -bench.preset history into a store from open through the real
+// handler, then times the dispatcher draining it, and reports history messages per second.
+func benchDispatch(b *testing.B, open func(*testing.B) store.Store) {
 	var msgs int
 	var spent time.Duration
 	for range b.N {
 		b.StopTimer()
-		dir := b.TempDir()
-		st, err := bolt.Open(dir)
-		must(b, err)
+		st := open(b)
 		srv := httptest.NewServer(ingest.NewServer(ingest.Options{Inbox: st, Credentials: staticCredentials{},
 			Logger: logr.Discard()}))
 		info := spoolScenario(b, srv.URL+"/webhooks/bench/acme", *benchPreset)
