@@ -157,11 +157,12 @@ func (d *Dispatcher) step(ctx context.Context) (int, error) {
 	next := make(chan batch, 1)
 	go func() { next <- d.claim(ctx) }()
 	d.next = next
-	stats := newDispatchStats()
+	var stats *dispatchStats
 	var touched []string
 	dups, dead := 0, 0
 	err := b.b.Apply(ctx, func(tx store.Tx) error {
-		dups, dead = 0, 0
+		// A store may run this more than once (store.Batch.Apply): start from nothing.
+		stats, dups, dead = newDispatchStats(), 0, 0
 		for i, rec := range recs {
 			dup, isDead, err := d.applyRecord(tx, rec, parsed[i], stats)
 			if err != nil {

@@ -296,13 +296,18 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if got := b.Records(); len(got) != 2 || string(got[0].Body) != "one" || string(got[1].Body) != "two" || !got[0].ReceivedAt.Equal(received) {
 		t.Fatalf("claimed %+v", got)
 	}
+	// FirstSeen may answer true on a first run of fn (keys are checked in one statement at
+	// the end, and fn runs again knowing those found stored): judge the run that commits.
+	var oldKeyFirst bool
 	err = b.Apply(ctx, func(tx store.Tx) error {
 		if first, err := tx.FirstBody([]byte("old-hash"), received); err != nil || first {
 			return fmt.Errorf("FirstBody(old-hash) = %v, %v", first, err)
 		}
-		if first, err := tx.FirstSeen("ns/n", []byte("old-key")); err != nil || first {
-			return fmt.Errorf("FirstSeen(old-key) = %v, %v", first, err)
+		first, err := tx.FirstSeen("ns/n", []byte("old-key"))
+		if err != nil {
+			return err
 		}
+		oldKeyFirst = first
 		n, err := tx.Number("ns/n", "u1")
 		if err != nil {
 			return err
@@ -312,6 +317,9 @@ func TestMigrateFromVersion1(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if oldKeyFirst {
+		t.Error("FirstSeen(old-key) = true in the committed run: a key stored by version 1 was taken as new")
 	}
 	if c, ok, err := s.Counts(ctx, "ns/n"); err != nil || !ok || c.Messages != 6 || c.UID != "u1" {
 		t.Errorf("Counts = %+v, %v, %v", c, ok, err)

@@ -16,16 +16,20 @@ import (
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
-// pgTx is a batch's store.Tx. The lookups that decide what fn does (is this hash, this key
-// new?) go to the server as they come, since fn needs the answer; the writes whose results
-// nobody reads before the commit (counts, events) are kept in memory and sent at the end,
-// in one round trip.
+// pgTx is a batch's store.Tx. A payload hash is looked up as it comes (one per record). The
+// item keys (one per message, chunk, contact: thousands per batch) are not: FirstSeen answers
+// from memory, taking a key as new unless this transaction or an earlier run of it knows it
+// was seen, and flushSeen inserts them all in one statement. If any was already stored,
+// Apply rolls back to before fn and runs it again knowing those keys (see batch.Apply): a
+// round trip per batch instead of one per message. The writes whose results nobody reads
+// before the commit (counts, events) are kept in memory and sent at the end.
 type pgTx struct {
 	ctx context.Context // Apply's
 	tx  pgx.Tx
 
 	bodies  map[string]struct{}            // hashes known remembered
-	seen    map[string]map[string]struct{} // stream -> keys known seen
+	seen    map[string]map[string]struct{} // stream -> keys this run takes as new
+	known   map[string]map[string]struct{} // stream -> keys stored before this transaction
 	numbers map[string]*store.NumberCounts
 	emits   map[string][][]byte
 	emitted bool
@@ -33,9 +37,12 @@ type pgTx struct {
 
 var _ store.Tx = (*pgTx)(nil)
 
-func newTx(ctx context.Context, tx pgx.Tx) *pgTx {
+func newTx(ctx context.Context, tx pgx.Tx, known map[string]map[string]struct{}) *pgTx {
+	if known == nil {
+		known = map[string]map[string]struct{}{}
+	}
 	return &pgTx{ctx: ctx, tx: tx, bodies: map[string]struct{}{}, seen: map[string]map[string]struct{}{},
-		numbers: map[string]*store.NumberCounts{}, emits: map[string][][]byte{}}
+		known: known, numbers: map[string]*store.NumberCounts{}, emits: map[string][][]byte{}}
 }
 
 // FirstBody implements store.Tx.
@@ -51,22 +58,70 @@ func (t *pgTx) FirstBody(hash []byte, at time.Time) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
-// FirstSeen implements store.Tx.
+// FirstSeen implements store.Tx, from memory (see pgTx); flushSeen checks it.
 func (t *pgTx) FirstSeen(stream string, key []byte) (bool, error) {
+	if _, ok := t.known[stream][string(key)]; ok {
+		return false, nil
+	}
 	keys := t.seen[stream]
 	if _, ok := keys[string(key)]; ok {
 		return false, nil
-	}
-	tag, err := t.tx.Exec(t.ctx, `INSERT INTO seen (stream, key) VALUES ($1, $2) ON CONFLICT (stream, key) DO NOTHING`, stream, key)
-	if err != nil {
-		return false, fmt.Errorf("seen key of %s: %w", stream, err)
 	}
 	if keys == nil {
 		keys = map[string]struct{}{}
 		t.seen[stream] = keys
 	}
 	keys[string(key)] = struct{}{}
-	return tag.RowsAffected() == 1, nil
+	return true, nil
+}
+
+// flushSeen stores the keys this run took as new, in one statement. When some were stored
+// already, it returns them, read after the caller rolled back to before fn (rollback), so
+// that fn runs again knowing them.
+func (t *pgTx) flushSeen(rollback func() error) (map[string]map[string]struct{}, error) {
+	var streams []string
+	var keys [][]byte
+	for s, ks := range t.seen {
+		for k := range ks {
+			streams, keys = append(streams, s), append(keys, []byte(k))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	tag, err := t.tx.Exec(t.ctx, `INSERT INTO seen (stream, key) SELECT * FROM unnest($1::text[], $2::bytea[])
+ON CONFLICT (stream, key) DO NOTHING`, streams, keys)
+	if err != nil {
+		return nil, fmt.Errorf("seen keys: %w", err)
+	}
+	if tag.RowsAffected() == int64(len(keys)) {
+		return nil, nil
+	}
+	if err := rollback(); err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.Query(t.ctx, `SELECT s.stream, s.key FROM seen s
+JOIN unnest($1::text[], $2::bytea[]) AS u(stream, key) ON s.stream = u.stream AND s.key = u.key`, streams, keys)
+	if err != nil {
+		return nil, fmt.Errorf("seen keys: %w", err)
+	}
+	defer rows.Close()
+	found := map[string]map[string]struct{}{}
+	for rows.Next() {
+		var s string
+		var k []byte
+		if err := rows.Scan(&s, &k); err != nil {
+			return nil, fmt.Errorf("seen keys: %w", err)
+		}
+		if found[s] == nil {
+			found[s] = map[string]struct{}{}
+		}
+		found[s][string(k)] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("seen keys: %w", err)
+	}
+	return found, nil
 }
 
 // Number implements store.Tx. The row is locked (FOR UPDATE) until the commit: a number's
@@ -90,6 +145,7 @@ func (t *pgTx) Number(stream, uid string) (*store.NumberCounts, error) {
 				return nil, fmt.Errorf("dropping the seen keys of %s: %w", stream, err)
 			}
 			delete(t.seen, stream)
+			delete(t.known, stream)
 			*c = store.NumberCounts{}
 		}
 		c.UID = uid

@@ -54,9 +54,29 @@ func (h *harness) claim(s store.Store, maxRecords, maxBytes int) store.Batch {
 
 func (h *harness) apply(b store.Batch, fn func(store.Tx) error) {
 	h.t.Helper()
-	if err := b.Apply(h.ctx, fn); err != nil {
+	if err := h.applyJudged(b, fn); err != nil {
 		h.t.Fatalf("Apply: %v", err)
 	}
+}
+
+// applyJudged applies b with fn, and reports what want found wrong in the run of fn that
+// the store committed (the last), not in runs it undid.
+func (h *harness) applyJudged(b store.Batch, fn func(store.Tx) error) error {
+	h.t.Helper()
+	err := b.Apply(h.ctx, func(tx store.Tx) error {
+		h.mu.Lock()
+		h.mismatches = nil
+		h.mu.Unlock()
+		return fn(tx)
+	})
+	h.mu.Lock()
+	found := h.mismatches
+	h.mismatches = nil
+	h.mu.Unlock()
+	for _, m := range found {
+		h.t.Error(m)
+	}
+	return err
 }
 
 // drain claims and applies until nothing waits, calling fn per record, and returns the
@@ -110,7 +130,7 @@ func (h *harness) tryTx(s store.Store, fn func(store.Tx) error) error {
 	if recs := b.Records(); len(recs) != 1 || recs[0].Seq != r.Seq {
 		h.t.Fatalf("Claim returned %d records (first seq %d), want only the marker %d", len(recs), recs[0].Seq, r.Seq)
 	}
-	err := b.Apply(h.ctx, fn)
+	err := h.applyJudged(b, fn)
 	if err != nil {
 		// Give the marker back and take it out with an empty transaction, so the next
 		// inTx finds the inbox empty.
@@ -133,7 +153,9 @@ func (h *harness) want(what string, want bool) func(bool, error) error {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		if got != want {
-			h.t.Errorf("%s = %v, want %v", what, got, want)
+			h.mu.Lock()
+			h.mismatches = append(h.mismatches, fmt.Sprintf("%s = %v, want %v", what, got, want))
+			h.mu.Unlock()
 		}
 		return nil
 	}

@@ -247,7 +247,7 @@ func failedApplyCommitsNothing(h *harness) {
 	if b == nil || len(b.Records()) != 1 {
 		h.t.Fatalf("Claim: want the record")
 	}
-	err := b.Apply(h.ctx, func(tx store.Tx) error {
+	err := h.applyJudged(b, func(tx store.Tx) error {
 		n, err := tx.Number("ns/n1", "u1")
 		if err != nil {
 			return err
