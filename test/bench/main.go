@@ -85,7 +85,7 @@ func run() error {
 
 	steps := []step{
 		{what: "receiver: acknowledgements and dispatch (bbolt, PostgreSQL), end to end with the manager", pkg: "./test/receiver/",
-			bench: "^(BenchmarkAck|BenchmarkDiskCeiling|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd|" +
+			bench: "^(BenchmarkAck|BenchmarkDiskCeiling|BenchmarkDispatchHeavy|BenchmarkHeavySyncEndToEnd|BenchmarkHeavySyncEndToEndPostgres|" +
 				"BenchmarkPostgresCeiling|BenchmarkAckPostgres|BenchmarkDispatchHeavyPostgres)$",
 			args: []string{"-bench.ack-mb=" + strconv.Itoa(cfg.ackMB), "-bench.preset=" + cfg.preset}},
 		{what: "reconcilers: " + cfg.numbersArg() + " CoexNumbers applied at once", pkg: "./test/scale/",

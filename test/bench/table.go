@@ -28,6 +28,7 @@ const (
 	disk       = "BenchmarkDiskCeiling"
 	dispatch   = "BenchmarkDispatchHeavy"
 	dispatchPG = "BenchmarkDispatchHeavyPostgres"
+	endToEndPG = "BenchmarkHeavySyncEndToEndPostgres"
 	endToEnd   = "BenchmarkHeavySyncEndToEnd"
 )
 
@@ -123,6 +124,9 @@ func buildTable(r results, cfg config) []row {
 	ra, rr := m(endToEnd, "receiver-peak-anon-MiB"), m(endToEnd, "receiver-peak-rss-MiB")
 	add("  receiver peak memory, anonymous / resident",
 		atMost(receiverLimitMiB, fmt.Sprintf("<= %d MiB (its container limit)", receiverLimitMiB)), rr, "%.0f / %.0f MiB", ra, rr)
+	pgSecs := m(endToEndPG, "s-to-synced")
+	add("  the same over PostgreSQL (one receiver)", atMost(30, "<= 30 s"), pgSecs, "%.1f s (%s msgs/s)",
+		pgSecs, thousands(m(endToEndPG, "msgs/s")))
 
 	for _, n := range cfg.numbers {
 		b := applyBench(n)

@@ -266,9 +266,15 @@ func spoolScenario(b *testing.B, url, preset string) graphsim.NumberInfo {
 // writes per number per second (goal: at most 1), and the peak memory of each process:
 // anonymous (heap) and resident in all, which for the receiver includes the pages of the
 // bbolt files it maps.
-func BenchmarkHeavySyncEndToEnd(b *testing.B) {
+func BenchmarkHeavySyncEndToEnd(b *testing.B) { benchEndToEnd(b, boltBackend) }
+
+// BenchmarkHeavySyncEndToEndPostgres is BenchmarkHeavySyncEndToEnd with the receiver on a
+// PostgreSQL database (one receiver). Goal: 30 s for the heavy preset.
+func BenchmarkHeavySyncEndToEndPostgres(b *testing.B) { benchEndToEnd(b, postgresBackend) }
+
+func benchEndToEnd(b *testing.B, store backend) {
 	for range b.N {
-		w := newWorld(b, graphsim.DeliveryOptions{DuplicateShare: 0.2, MaxInFlight: 8})
+		w := newWorldOn(b, store, graphsim.DeliveryOptions{DuplicateShare: 0.2, MaxInFlight: 8})
 		mgr := startManager(b, w)
 		waitFor(b, time.Minute, "the receiver to answer", w.handshakeOK)
 		writes0 := w.rcv.Metric("coex_receiver_status_writes_total")
