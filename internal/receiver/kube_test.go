@@ -28,19 +28,6 @@ import (
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
-// The shared fixtures (receivertest), by the names these tests have always used.
-const (
-	testNS  = receivertest.NS
-	testApp = receivertest.App
-)
-
-var (
-	newTestClock    = receivertest.NewClock
-	recordBodies    = receivertest.RecordBodies
-	coexNumber      = receivertest.CoexNumber
-	newObjectReader = receivertest.NewObjectReader
-)
-
 var (
 	appSecret    = []byte("current-app-secret")
 	oldAppSecret = []byte("previous-app-secret")
@@ -107,11 +94,11 @@ func (c *kubeRotationCreds) Credentials(_ context.Context, ns, app string) (inge
 }
 
 func TestDeliverPreviousSecretOnlyWithinGrace(t *testing.T) {
-	clock := newTestClock()
+	clock := receivertest.NewClock()
 	creds := &kubeRotationCreds{kube: &Kube{RotationGrace: 10 * time.Minute, Now: clock.Now}, secret: oldAppSecret}
 	ws := newWebhookServer(t, creds)
 	send := func(body string, secret []byte) int {
-		return ws.post(t, testNS, testApp, []byte(body), webhook.Sign(secret, []byte(body)))
+		return ws.post(t, receivertest.NS, receivertest.App, []byte(body), webhook.Sign(secret, []byte(body)))
 	}
 	if s := send(`{"n":1}`, oldAppSecret); s != 200 {
 		t.Fatalf("before the rotation: status = %d, want 200", s)
@@ -131,7 +118,7 @@ func TestDeliverPreviousSecretOnlyWithinGrace(t *testing.T) {
 	if s := send(`{"n":5}`, appSecret); s != 200 {
 		t.Errorf("new secret after the grace: status = %d, want 200", s)
 	}
-	if got := recordBodies(ws.spooled(t)); !slices.Equal(got, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":5}`}) {
+	if got := receivertest.RecordBodies(ws.spooled(t)); !slices.Equal(got, []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":5}`}) {
 		t.Errorf("spooled %q, want all but the one signed with the expired secret", got)
 	}
 	if got := testutil.ToFloat64(ws.metrics.SignatureFailures); got != 1 {
@@ -190,7 +177,7 @@ func TestKubeRotation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := newTestClock()
+			clock := receivertest.NewClock()
 			k := &Kube{RotationGrace: tc.grace, Now: clock.Now}
 			for i, st := range tc.steps {
 				clock.Advance(st.advance)
@@ -212,7 +199,7 @@ func secret(ns, name string, data map[string]string) *corev1.Secret {
 }
 
 func TestKubeCredentials(t *testing.T) {
-	app := &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: testApp}, Spec: v1.MetaAppSpec{
+	app := &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: receivertest.NS, Name: receivertest.App}, Spec: v1.MetaAppSpec{
 		AppID:          "123",
 		AppSecretRef:   v1.SecretKeySelector{Name: "meta", Key: "appSecret"},
 		VerifyTokenRef: v1.SecretKeySelector{Name: "meta", Key: "verifyToken"},
@@ -225,25 +212,25 @@ func TestKubeCredentials(t *testing.T) {
 		notErr     error // the error must not be this one
 		wantSecret string
 	}{
-		{"both keys readable", []client.Object{app, secret(testNS, "meta", map[string]string{"appSecret": "s3cret", "verifyToken": "tok"})},
+		{"both keys readable", []client.Object{app, secret(receivertest.NS, "meta", map[string]string{"appSecret": "s3cret", "verifyToken": "tok"})},
 			nil, nil, nil, "s3cret"},
 		{"no MetaApp", nil, nil, ingest.ErrUnknownApp, nil, ""},
-		{"a previous app secret kept beside it", []client.Object{app, secret(testNS, "meta", map[string]string{
+		{"a previous app secret kept beside it", []client.Object{app, secret(receivertest.NS, "meta", map[string]string{
 			"appSecret": "s3cret", "appSecret.previous": "old", "verifyToken": "tok"})}, nil, nil, nil, "s3cret"},
 		{"no Secret", []client.Object{app}, nil, ingest.ErrNoCredentials, nil, ""},
-		{"no app secret key", []client.Object{app, secret(testNS, "meta", map[string]string{"verifyToken": "tok"})},
+		{"no app secret key", []client.Object{app, secret(receivertest.NS, "meta", map[string]string{"verifyToken": "tok"})},
 			nil, ingest.ErrNoCredentials, nil, ""},
-		{"empty verify token", []client.Object{app, secret(testNS, "meta", map[string]string{"appSecret": "s", "verifyToken": ""})},
+		{"empty verify token", []client.Object{app, secret(receivertest.NS, "meta", map[string]string{"appSecret": "s", "verifyToken": ""})},
 			nil, ingest.ErrNoCredentials, nil, ""},
 		{"API error is neither unknown app nor a 404", []client.Object{app}, errors.New("cache not synced"),
 			errors.New("any"), ingest.ErrUnknownApp, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newObjectReader(tc.objs...)
+			r := receivertest.NewObjectReader(tc.objs...)
 			r.Err = tc.readerErr
 			k := &Kube{Reader: r}
-			creds, err := k.Credentials(context.Background(), testNS, testApp)
+			creds, err := k.Credentials(context.Background(), receivertest.NS, receivertest.App)
 			switch {
 			case tc.wantErr == nil:
 				if err != nil {
@@ -277,15 +264,15 @@ func TestKubeEndpoint(t *testing.T) {
 		return &v1.RelaySpec{URL: url, SecretRef: v1.SecretKeySelector{Name: secretName, Key: "hmac"}}
 	}
 	app := func(r *v1.RelaySpec) *v1.MetaApp {
-		return &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: testApp}, Spec: v1.MetaAppSpec{Relay: r}}
+		return &v1.MetaApp{ObjectMeta: metav1.ObjectMeta{Namespace: receivertest.NS, Name: receivertest.App}, Spec: v1.MetaAppSpec{Relay: r}}
 	}
 	number := func(r *v1.RelaySpec) *v1.CoexNumber {
-		n := coexNumber(testNS, "shop")
-		n.Spec.AppRef.Name, n.Spec.Relay = testApp, r
+		n := receivertest.CoexNumber(receivertest.NS, "shop")
+		n.Spec.AppRef.Name, n.Spec.Relay = receivertest.App, r
 		return n
 	}
-	keys := []client.Object{secret(testNS, "app-key", map[string]string{"hmac": "app-k"}),
-		secret(testNS, "own-key", map[string]string{"hmac": "own-k"})}
+	keys := []client.Object{secret(receivertest.NS, "app-key", map[string]string{"hmac": "app-k"}),
+		secret(receivertest.NS, "own-key", map[string]string{"hmac": "own-k"})}
 	tests := []struct {
 		name    string
 		objs    []client.Object
@@ -302,8 +289,8 @@ func TestKubeEndpoint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k := &Kube{Reader: newObjectReader(append(tc.objs, keys...)...)}
-			ep, ok, err := k.Endpoint(testNS + "/shop")
+			k := &Kube{Reader: receivertest.NewObjectReader(append(tc.objs, keys...)...)}
+			ep, ok, err := k.Endpoint(receivertest.NS + "/shop")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -58,10 +59,10 @@ func (f *fakeCreds) Credentials(_ context.Context, ns, app string) (Credentials,
 func testCreds() *fakeCreds {
 	return &fakeCreds{
 		apps: map[string]Credentials{
-			testNS + "/" + testApp: {AppSecrets: [][]byte{appSecret}, VerifyToken: verifyToken},
+			receivertest.NS + "/" + receivertest.App: {AppSecrets: [][]byte{appSecret}, VerifyToken: verifyToken},
 		},
 		errs: map[string]error{
-			testNS + "/locked": fmt.Errorf("%w: app secret: secret tenant/meta not found", ErrNoCredentials),
+			receivertest.NS + "/locked": fmt.Errorf("%w: app secret: secret tenant/meta not found", ErrNoCredentials),
 		},
 	}
 }
@@ -84,7 +85,7 @@ type seenRequest struct {
 
 func newWebhookServer(t *testing.T, creds CredentialSource, maxBody int64) *webhookServer {
 	t.Helper()
-	ws := &webhookServer{spool: newTestStore(t), metrics: NewMetrics(nil), clock: newTestClock()}
+	ws := &webhookServer{spool: receivertest.NewStore(t), metrics: NewMetrics(nil), clock: receivertest.NewClock()}
 	srv := NewServer(Options{Inbox: ws.spool, Credentials: creds, Metrics: ws.metrics,
 		MaxBodyBytes: maxBody, Now: ws.clock.Now})
 	ws.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -218,8 +219,8 @@ func TestHandshakeRefusedWhenNoVerifyTokenConfigured(t *testing.T) {
 func TestDeliverSpoolsExactlyTheSignedBody(t *testing.T) {
 	ws := newWebhookServer(t, testCreds(), 0)
 	// Meta's bytes, whitespace and key order included, are what is kept.
-	body := readTestdata(t, "history_shared.json")
-	status, resp := ws.post(t, testNS, testApp, body, webhook.Sign(appSecret, body), false)
+	body := receivertest.ReadTestdata(t, "history_shared.json")
+	status, resp := ws.post(t, receivertest.NS, receivertest.App, body, webhook.Sign(appSecret, body), false)
 	if status != http.StatusOK {
 		t.Fatalf("status = %d (%s), want 200", status, resp)
 	}
@@ -231,8 +232,8 @@ func TestDeliverSpoolsExactlyTheSignedBody(t *testing.T) {
 	if !bytes.Equal(r.Body, body) {
 		t.Errorf("spooled body differs from the body sent (%d vs %d bytes)", len(r.Body), len(body))
 	}
-	if r.Namespace != testNS || r.App != testApp {
-		t.Errorf("spooled route = %s/%s, want %s/%s", r.Namespace, r.App, testNS, testApp)
+	if r.Namespace != receivertest.NS || r.App != receivertest.App {
+		t.Errorf("spooled route = %s/%s, want %s/%s", r.Namespace, r.App, receivertest.NS, receivertest.App)
 	}
 	if !r.ReceivedAt.Equal(ws.clock.Now()) {
 		t.Errorf("ReceivedAt = %v, want the server clock's %v", r.ReceivedAt, ws.clock.Now())
@@ -251,21 +252,21 @@ func TestDeliverSpoolsExactlyTheSignedBody(t *testing.T) {
 func TestDeliverTwoBodiesBackToBackAreKeptApart(t *testing.T) {
 	// The server reuses its read buffers: a second body must not overwrite the first.
 	ws := newWebhookServer(t, testCreds(), 0)
-	long := readTestdata(t, "history_shared.json")
-	short := readTestdata(t, "account_offboarded.json")
+	long := receivertest.ReadTestdata(t, "history_shared.json")
+	short := receivertest.ReadTestdata(t, "account_offboarded.json")
 	for _, b := range [][]byte{long, short} {
-		if status, resp := ws.post(t, testNS, testApp, b, webhook.Sign(appSecret, b), false); status != 200 {
+		if status, resp := ws.post(t, receivertest.NS, receivertest.App, b, webhook.Sign(appSecret, b), false); status != 200 {
 			t.Fatalf("status = %d (%s)", status, resp)
 		}
 	}
 	recs := ws.spooled(t)
 	if len(recs) != 2 || !bytes.Equal(recs[0].Body, long) || !bytes.Equal(recs[1].Body, short) {
-		t.Fatalf("spooled %q, want the two bodies as sent", recordBodies(recs))
+		t.Fatalf("spooled %q, want the two bodies as sent", receivertest.RecordBodies(recs))
 	}
 }
 
 func TestDeliverRefusesBadSignatures(t *testing.T) {
-	body := readTestdata(t, "echoes.json")
+	body := receivertest.ReadTestdata(t, "echoes.json")
 	tampered := bytes.Replace(body, []byte("shipped"), []byte("shopped"), 1)
 	goodSig := webhook.Sign(appSecret, body)
 	tests := []struct {
@@ -285,7 +286,7 @@ func TestDeliverRefusesBadSignatures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ws := newWebhookServer(t, testCreds(), 0)
-			status, _ := ws.post(t, testNS, testApp, body, tc.sig, false)
+			status, _ := ws.post(t, receivertest.NS, receivertest.App, body, tc.sig, false)
 			if status != http.StatusUnauthorized {
 				t.Errorf("status = %d, want 401", status)
 			}
@@ -304,7 +305,7 @@ func TestDeliverRefusesBadSignatures(t *testing.T) {
 
 func TestDeliverAcceptsEitherSecretDuringRotation(t *testing.T) {
 	creds := &fakeCreds{apps: map[string]Credentials{
-		testNS + "/" + testApp: {AppSecrets: [][]byte{appSecret, oldAppSecret}, VerifyToken: verifyToken},
+		receivertest.NS + "/" + receivertest.App: {AppSecrets: [][]byte{appSecret, oldAppSecret}, VerifyToken: verifyToken},
 	}}
 	ws := newWebhookServer(t, creds, 0)
 	a, b := []byte(`{"signed":"new"}`), []byte(`{"signed":"old"}`)
@@ -312,11 +313,11 @@ func TestDeliverAcceptsEitherSecretDuringRotation(t *testing.T) {
 		body   []byte
 		secret []byte
 	}{{a, appSecret}, {b, oldAppSecret}} {
-		if status, resp := ws.post(t, testNS, testApp, d.body, webhook.Sign(d.secret, d.body), false); status != 200 {
+		if status, resp := ws.post(t, receivertest.NS, receivertest.App, d.body, webhook.Sign(d.secret, d.body), false); status != 200 {
 			t.Errorf("body signed with %q: status = %d (%s), want 200", d.secret, status, resp)
 		}
 	}
-	if got := recordBodies(ws.spooled(t)); !slices.Equal(got, []string{string(a), string(b)}) {
+	if got := receivertest.RecordBodies(ws.spooled(t)); !slices.Equal(got, []string{string(a), string(b)}) {
 		t.Errorf("spooled %q", got)
 	}
 }
@@ -328,8 +329,8 @@ func TestDeliverWithoutUsableCredentials(t *testing.T) {
 		wantStatus    int
 		wantResult    string
 	}{
-		{"unknown app", testNS, "nobody", 404, "unknown_app"},
-		{"secret not readable", testNS, "locked", 503, "no_secret"},
+		{"unknown app", receivertest.NS, "nobody", 404, "unknown_app"},
+		{"secret not readable", receivertest.NS, "locked", 503, "no_secret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -374,7 +375,7 @@ func TestDeliverBodySizeLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ws := newWebhookServer(t, testCreds(), limit)
 			body := sized(tc.size)
-			status, resp := ws.post(t, testNS, testApp, body, webhook.Sign(appSecret, body), tc.chunked)
+			status, resp := ws.post(t, receivertest.NS, receivertest.App, body, webhook.Sign(appSecret, body), tc.chunked)
 			if status != tc.wantStatus {
 				t.Fatalf("status = %d (%s), want %d", status, resp, tc.wantStatus)
 			}
@@ -405,7 +406,7 @@ func TestDeliverBodySizeLimit(t *testing.T) {
 }
 
 func TestUnknownRoutes(t *testing.T) {
-	srv := NewServer(Options{Inbox: newTestStore(t), Credentials: testCreds(), Metrics: NewMetrics(nil)})
+	srv := NewServer(Options{Inbox: receivertest.NewStore(t), Credentials: testCreds(), Metrics: NewMetrics(nil)})
 	tests := []struct {
 		method, path string
 		want         int
@@ -453,7 +454,7 @@ func TestDeliverWhenSpoolClosedAnswers503(t *testing.T) {
 			// The handler stays blocked; nothing else uses rr.
 			t.Fatal("BUG: with the spool closed (shutdown), a POST hangs instead of answering 503: the server " +
 				"calls Spool.AppendEncoded, which can queue the request after commitLoop has exited and then waits " +
-				"for it forever (see spoolCloseBug in spool_test.go); attempt " + itoa(i))
+				"for it forever (see spoolCloseBug in spool_test.go); attempt " + strconv.Itoa(i))
 		}
 		if rr.Code != http.StatusServiceUnavailable {
 			t.Fatalf("status = %d, want 503", rr.Code)

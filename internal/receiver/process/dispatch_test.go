@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/coex-operator/coex-operator/internal/webhook"
 
 	"github.com/coex-operator/coex-operator/internal/receiver/event"
+	"github.com/coex-operator/coex-operator/internal/receiver/internal/receivertest"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
@@ -37,11 +39,11 @@ const (
 func TestHistoryCountsDistinctChunksThreadsAndMessages(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
 	h.deliverAndDrain(
-		historyBody(t, testPhoneID, 1, chunk(0, 1, 10, thread("u1", "m1", "m2"), thread("u2", "m3"))),
+		receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(0, 1, 10, receivertest.Thread("u1", "m1", "m2"), receivertest.Thread("u2", "m3"))),
 		// u1 again (one thread), a new user, a new phase.
-		historyBody(t, testPhoneID, 2, chunk(1, 1, 40, thread("u1", "m4"), thread("u3", "m5", "m6"))),
+		receivertest.HistoryBody(t, receivertest.PhoneID, 2, receivertest.Chunk(1, 1, 40, receivertest.Thread("u1", "m4"), receivertest.Thread("u3", "m5", "m6"))),
 	)
-	c := h.counts(testStream)
+	c := h.counts(receivertest.Stream)
 	if c.Chunks != 2 || c.Threads != 3 || c.Messages != 6 {
 		t.Errorf("chunks/threads/messages = %d/%d/%d, want 2/3/6", c.Chunks, c.Threads, c.Messages)
 	}
@@ -51,7 +53,7 @@ func TestHistoryCountsDistinctChunksThreadsAndMessages(t *testing.T) {
 	if c.HistoryStartedAt == nil || c.CompletedAt != nil {
 		t.Errorf("started %v completed %v, want started and not completed", c.HistoryStartedAt, c.CompletedAt)
 	}
-	msgs := h.eventsOfType(testStream, event.TypeHistoryMessage)
+	msgs := h.eventsOfType(receivertest.Stream, event.TypeHistoryMessage)
 	if got, want := eventIDs(msgs), []string{"history.message:m1", "history.message:m2", "history.message:m3",
 		"history.message:m4", "history.message:m5", "history.message:m6"}; !slices.Equal(got, want) {
 		t.Errorf("history events = %v, want %v", got, want)
@@ -67,15 +69,15 @@ func TestHistoryCountsDistinctChunksThreadsAndMessages(t *testing.T) {
 
 func TestHistoryExampleFromMeta(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	h.deliverAndDrain(readTestdata(t, "history_shared.json"))
-	c := h.counts(testStream)
+	h.deliverAndDrain(receivertest.ReadTestdata(t, "history_shared.json"))
+	c := h.counts(receivertest.Stream)
 	if c.Chunks != 1 || c.Threads != 2 || c.Messages != 4 || c.Progress != 55 || c.MediaFollows != 0 {
 		t.Errorf("counts = %+v, want 1 chunk, 2 threads, 4 messages (placeholder included), progress 55", c)
 	}
 }
 
 func TestHistoryRedeliveryCountsOnce(t *testing.T) {
-	first := historyBody(t, testPhoneID, 100, chunk(0, 1, 30, thread("u1", "m1", "m2"), thread("u2", "m3")))
+	first := receivertest.HistoryBody(t, receivertest.PhoneID, 100, receivertest.Chunk(0, 1, 30, receivertest.Thread("u1", "m1", "m2"), receivertest.Thread("u2", "m3")))
 	tests := []struct {
 		name      string
 		again     []byte
@@ -83,14 +85,14 @@ func TestHistoryRedeliveryCountsOnce(t *testing.T) {
 		wantEvent int
 	}{
 		{"same bytes", first, 1, 3},
-		{"same chunk in another envelope", historyBody(t, testPhoneID, 200, chunk(0, 1, 30, thread("u1", "m1", "m2"), thread("u2", "m3"))), 0, 3},
-		{"same messages in another chunk", historyBody(t, testPhoneID, 300, chunk(0, 2, 30, thread("u2", "m3"), thread("u1", "m2", "m1"))), 0, 3},
+		{"same chunk in another envelope", receivertest.HistoryBody(t, receivertest.PhoneID, 200, receivertest.Chunk(0, 1, 30, receivertest.Thread("u1", "m1", "m2"), receivertest.Thread("u2", "m3"))), 0, 3},
+		{"same messages in another chunk", receivertest.HistoryBody(t, receivertest.PhoneID, 300, receivertest.Chunk(0, 2, 30, receivertest.Thread("u2", "m3"), receivertest.Thread("u1", "m2", "m1"))), 0, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(true)))
 			h.deliverAndDrain(first, tc.again)
-			c := h.counts(testStream)
+			c := h.counts(receivertest.Stream)
 			wantChunks := int64(1)
 			if strings.Contains(tc.name, "another chunk") {
 				wantChunks = 2 // a new (phase, order) is a new chunk, even with old messages
@@ -98,7 +100,7 @@ func TestHistoryRedeliveryCountsOnce(t *testing.T) {
 			if c.Chunks != wantChunks || c.Threads != 2 || c.Messages != 3 {
 				t.Errorf("chunks/threads/messages = %d/%d/%d, want %d/2/3", c.Chunks, c.Threads, c.Messages, wantChunks)
 			}
-			if n := len(h.events(testStream)); n != tc.wantEvent {
+			if n := len(h.events(receivertest.Stream)); n != tc.wantEvent {
 				t.Errorf("%d events, want %d", n, tc.wantEvent)
 			}
 			if got := testutil.ToFloat64(h.metrics.Duplicates); got != tc.wantDup {
@@ -131,9 +133,9 @@ func TestHistoryCompletesOnlyWhenNoChunkIsMissing(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(false)))
 			for i, idx := range tc.order {
 				ch := all[idx]
-				h.deliverAndDrain(historyBody(t, testPhoneID, int64(i+1),
-					chunk(ch.phase, ch.order, ch.progress, thread("user"+itoa(idx), "msg"+itoa(idx)))))
-				got := h.counts(testStream)
+				h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, int64(i+1),
+					receivertest.Chunk(ch.phase, ch.order, ch.progress, receivertest.Thread("user"+strconv.Itoa(idx), "msg"+strconv.Itoa(idx)))))
+				got := h.counts(receivertest.Stream)
 				last := i == len(tc.order)-1
 				if !last && got.CompletedAt != nil {
 					t.Fatalf("after %d of %d chunks (%v) CompletedAt = %v, want none: a chunk is missing",
@@ -148,7 +150,7 @@ func TestHistoryCompletesOnlyWhenNoChunkIsMissing(t *testing.T) {
 					}
 				}
 			}
-			got := h.counts(testStream)
+			got := h.counts(receivertest.Stream)
 			if got.Chunks != 6 || got.Progress != 100 || got.HistoryPhase == nil || *got.HistoryPhase != 2 || !got.FinalChunkSeen {
 				t.Errorf("final counts %+v", got)
 			}
@@ -161,32 +163,32 @@ func TestHistoryNotCompleteWhileAWholeEarlierPhaseIsMissing(t *testing.T) {
 	// Phase 2 arrives whole, its last chunk with progress 100, before any chunk of phases 0
 	// and 1 (chunks, and so phases, may arrive out of order).
 	h.deliverAndDrain(
-		historyBody(t, testPhoneID, 1, chunk(2, 3, 100, thread("u3", "p2-3"))),
-		historyBody(t, testPhoneID, 2, chunk(2, 2, 90, thread("u2", "p2-2"))),
-		historyBody(t, testPhoneID, 3, chunk(2, 1, 80, thread("u1", "p2-1"))),
+		receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(2, 3, 100, receivertest.Thread("u3", "p2-3"))),
+		receivertest.HistoryBody(t, receivertest.PhoneID, 2, receivertest.Chunk(2, 2, 90, receivertest.Thread("u2", "p2-2"))),
+		receivertest.HistoryBody(t, receivertest.PhoneID, 3, receivertest.Chunk(2, 1, 80, receivertest.Thread("u1", "p2-1"))),
 	)
-	if c := h.counts(testStream); c.CompletedAt != nil {
+	if c := h.counts(receivertest.Stream); c.CompletedAt != nil {
 		t.Fatal("BUG: normalize.go:333-343 historyComplete treats a phase with no chunk yet as complete " +
 			"(`r.Count > 0 && !r.complete()`), so when phase 2 arrives whole before phases 0 and 1, history is marked " +
 			"completed (HistorySynced=True/Completed) while two phases are still missing; the later phases then " +
 			"arrive after CompletedAt. Fix: remember the phase of the progress-100 chunk and require every phase " +
 			"up to it to have at least one chunk and no gap (Meta sends an empty chunk where a phase has nothing).")
 	}
-	h.deliverAndDrain(historyBody(t, testPhoneID, 4, chunk(0, 1, 30, thread("u0", "p0-1")), chunk(1, 1, 60, thread("u0", "p1-1"))))
-	if c := h.counts(testStream); c.CompletedAt == nil {
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 4, receivertest.Chunk(0, 1, 30, receivertest.Thread("u0", "p0-1")), receivertest.Chunk(1, 1, 60, receivertest.Thread("u0", "p1-1"))))
+	if c := h.counts(receivertest.Stream); c.CompletedAt == nil {
 		t.Error("all phases in, CompletedAt not set")
 	}
 }
 
 func TestHistoryCompletedAtDoesNotMoveOnLaterChunks(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
-	h.deliverAndDrain(historyBody(t, testPhoneID, 1, chunk(0, 1, 100, thread("u", "m1"))))
-	done := h.counts(testStream).CompletedAt
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(0, 1, 100, receivertest.Thread("u", "m1"))))
+	done := h.counts(receivertest.Stream).CompletedAt
 	if done == nil {
 		t.Fatal("a single chunk with progress 100 did not complete history")
 	}
-	h.deliverAndDrain(historyBody(t, testPhoneID, 2, chunk(0, 1, 100, thread("u", "m2"))))
-	if got := h.counts(testStream).CompletedAt; got == nil || !got.Equal(*done) {
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 2, receivertest.Chunk(0, 1, 100, receivertest.Thread("u", "m2"))))
+	if got := h.counts(receivertest.Stream).CompletedAt; got == nil || !got.Equal(*done) {
 		t.Errorf("CompletedAt moved from %v to %v", done, got)
 	}
 }
@@ -194,8 +196,8 @@ func TestHistoryCompletedAtDoesNotMoveOnLaterChunks(t *testing.T) {
 func TestHistoryEmptyLastChunkAloneIsNotComplete(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
 	// Meta's example: phase 2, chunk 7, progress 100, no threads: chunks 1-6 are missing.
-	h.deliverAndDrain(readTestdata(t, "history_last_chunk_empty.json"))
-	c := h.counts(testStream)
+	h.deliverAndDrain(receivertest.ReadTestdata(t, "history_last_chunk_empty.json"))
+	c := h.counts(receivertest.Stream)
 	if c.Progress != 100 || c.Chunks != 1 || !c.FinalChunkSeen || c.CompletedAt != nil {
 		t.Errorf("counts = %+v, want progress 100, 1 chunk, final seen, not completed", c)
 	}
@@ -205,25 +207,25 @@ func TestHistoryEmptyLastChunkAloneIsNotComplete(t *testing.T) {
 	// Chunks 1-6 of phase 2 arrive: phase 2 is whole, but phases 0 and 1 have not come.
 	var chunks []webhook.HistoryChunk
 	for o := int64(1); o <= 6; o++ {
-		chunks = append(chunks, chunk(2, o, 90, thread("u"+itoa(int(o)), "p2-"+itoa(int(o)))))
+		chunks = append(chunks, receivertest.Chunk(2, o, 90, receivertest.Thread("u"+strconv.Itoa(int(o)), "p2-"+strconv.Itoa(int(o)))))
 	}
-	h.deliverAndDrain(historyBody(t, testPhoneID, 9, chunks...))
-	if c := h.counts(testStream); c.CompletedAt != nil || c.Chunks != 7 {
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 9, chunks...))
+	if c := h.counts(receivertest.Stream); c.CompletedAt != nil || c.Chunks != 7 {
 		t.Errorf("with phases 0 and 1 missing: counts = %+v, want 7 chunks, not completed", c)
 	}
 	// Phases 0 and 1 (one chunk each): now it is whole.
-	h.deliverAndDrain(historyBody(t, testPhoneID, 10, chunk(0, 1, 20, thread("u0", "p0-1")), chunk(1, 1, 40)))
-	if c := h.counts(testStream); c.CompletedAt == nil || c.Chunks != 9 || c.Progress != 100 {
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 10, receivertest.Chunk(0, 1, 20, receivertest.Thread("u0", "p0-1")), receivertest.Chunk(1, 1, 40)))
+	if c := h.counts(receivertest.Stream); c.CompletedAt == nil || c.Chunks != 9 || c.Progress != 100 {
 		t.Errorf("after the missing chunks: counts = %+v, want completed with 9 chunks and progress still 100", c)
 	}
 }
 
 func TestHistoryDeclined(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	declined := readTestdata(t, "history_declined.json")
+	declined := receivertest.ReadTestdata(t, "history_declined.json")
 	h.deliverAndDrain(declined)
 	at := h.clk.Now()
-	c := h.counts(testStream)
+	c := h.counts(receivertest.Stream)
 	if !c.Declined || c.CompletedAt == nil || !c.CompletedAt.Equal(at) {
 		t.Errorf("counts = %+v, want declined and completed at %v", c, at)
 	}
@@ -236,23 +238,23 @@ func TestHistoryDeclined(t *testing.T) {
 		t.Fatal("test body was not changed")
 	}
 	h.deliverAndDrain(again)
-	if evs := h.eventsOfType(testStream, event.TypeHistoryDecline); len(evs) != 1 || evs[0].ID != event.TypeHistoryDecline+":"+testPhoneID {
+	if evs := h.eventsOfType(receivertest.Stream, event.TypeHistoryDecline); len(evs) != 1 || evs[0].ID != event.TypeHistoryDecline+":"+receivertest.PhoneID {
 		t.Errorf("declined events = %v, want one with a stable id", eventIDs(evs))
 	}
-	if c := h.counts(testStream); !c.CompletedAt.Equal(at) {
+	if c := h.counts(receivertest.Stream); !c.CompletedAt.Equal(at) {
 		t.Errorf("CompletedAt moved to %v", c.CompletedAt)
 	}
 }
 
 func TestHistoryMediaFollowUps(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	h.deliverAndDrain(readTestdata(t, "history_shared.json"), readTestdata(t, "history_media.json"))
-	c := h.counts(testStream)
+	h.deliverAndDrain(receivertest.ReadTestdata(t, "history_shared.json"), receivertest.ReadTestdata(t, "history_media.json"))
+	c := h.counts(receivertest.Stream)
 	if c.Messages != 4 || c.MediaFollows != 1 {
 		t.Errorf("messages %d, media follows %d; want 4 and 1 (the media follows its placeholder, it is not a new message)",
 			c.Messages, c.MediaFollows)
 	}
-	media := h.eventsOfType(testStream, event.TypeHistoryMedia)
+	media := h.eventsOfType(receivertest.Stream, event.TypeHistoryMedia)
 	if len(media) != 1 {
 		t.Fatalf("%d history.media events, want 1", len(media))
 	}
@@ -261,16 +263,16 @@ func TestHistoryMediaFollowUps(t *testing.T) {
 		ev.ThreadID != "16505551234" || ev.Timestamp != 1738796547 || !strings.Contains(string(ev.Data), "Black Prince echeveria") {
 		t.Errorf("media event = %+v", ev)
 	}
-	if n := len(h.eventsOfType(testStream, event.TypeHistoryMessage)); n != 4 {
+	if n := len(h.eventsOfType(receivertest.Stream, event.TypeHistoryMessage)); n != 4 {
 		t.Errorf("%d history.message events, want 4", n)
 	}
 	// Delivered again in another envelope: counted and emitted once.
-	h.deliverAndDrain(mediaBody(t, testPhoneID, 77, webhook.Message{From: "16505551234", ID: sharedPlaceholderID,
+	h.deliverAndDrain(receivertest.MediaBody(t, receivertest.PhoneID, 77, webhook.Message{From: "16505551234", ID: sharedPlaceholderID,
 		Timestamp: 1738796547, Type: webhook.TypeImage, Image: &webhook.Media{ID: "24230790383178626"}}))
-	if c := h.counts(testStream); c.MediaFollows != 1 || c.Messages != 4 {
+	if c := h.counts(receivertest.Stream); c.MediaFollows != 1 || c.Messages != 4 {
 		t.Errorf("after redelivery: media follows %d, messages %d; want 1 and 4", c.MediaFollows, c.Messages)
 	}
-	if n := len(h.eventsOfType(testStream, event.TypeHistoryMedia)); n != 1 {
+	if n := len(h.eventsOfType(receivertest.Stream, event.TypeHistoryMedia)); n != 1 {
 		t.Errorf("after redelivery: %d history.media events, want 1", n)
 	}
 }
@@ -278,17 +280,17 @@ func TestHistoryMediaFollowUps(t *testing.T) {
 func TestHistoryMediaFollowUpAfterADuplicate(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
 	h.deliverAndDrain(
-		mediaBody(t, testPhoneID, 1, imageMessage("media-1", "u1", 1_739_000_000)),
+		receivertest.MediaBody(t, receivertest.PhoneID, 1, receivertest.ImageMessage("media-1", "u1", 1_739_000_000)),
 		// Meta batches a retried media message with a new one.
-		mediaBody(t, testPhoneID, 2, imageMessage("media-1", "u1", 1_739_000_000), imageMessage("media-2", "u1", 1_739_000_001)),
+		receivertest.MediaBody(t, receivertest.PhoneID, 2, receivertest.ImageMessage("media-1", "u1", 1_739_000_000), receivertest.ImageMessage("media-2", "u1", 1_739_000_001)),
 	)
-	if c := h.counts(testStream); c.MediaFollows != 2 {
+	if c := h.counts(receivertest.Stream); c.MediaFollows != 2 {
 		t.Fatal("BUG: normalize.go:282-285 in applier.history the media loop does `if err != nil || !first { return err }`, " +
 			"so the first already-seen media message returns from history() and every message after it in the same " +
 			"webhook is dropped (not counted, no history.media event), and the CompletedAt check at the end is skipped. " +
-			"Got MediaFollows " + itoa(int(c.MediaFollows)) + ", want 2. Fix: `if err != nil { return err }; if !first { continue }`.")
+			"Got MediaFollows " + strconv.Itoa(int(c.MediaFollows)) + ", want 2. Fix: `if err != nil { return err }; if !first { continue }`.")
 	}
-	if n := len(h.eventsOfType(testStream, event.TypeHistoryMedia)); n != 2 {
+	if n := len(h.eventsOfType(receivertest.Stream, event.TypeHistoryMedia)); n != 2 {
 		t.Errorf("%d history.media events, want 2", n)
 	}
 }
@@ -297,25 +299,25 @@ func TestHistoryMediaFollowUpAfterADuplicate(t *testing.T) {
 
 func TestContactsCountedOnceEvenIfRedelivered(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	example := readTestdata(t, "state_sync.json") // one add, one remove
+	example := receivertest.ReadTestdata(t, "state_sync.json") // one add, one remove
 	h.deliverAndDrain(example, example)
 	// The same two items in another envelope, in the other order.
-	h.deliverAndDrain(contactsBody(t, testPhoneID, 5,
-		contact(webhook.ActionRemove, "12125557890", "", 1738346232),
-		contact(webhook.ActionAdd, "16505551234", "Sheena Nelson", 1738346231)))
-	c := h.counts(testStream)
+	h.deliverAndDrain(receivertest.ContactsBody(t, receivertest.PhoneID, 5,
+		receivertest.Contact(webhook.ActionRemove, "12125557890", "", 1738346232),
+		receivertest.Contact(webhook.ActionAdd, "16505551234", "Sheena Nelson", 1738346231)))
+	c := h.counts(receivertest.Stream)
 	if c.ContactsAdded != 1 || c.ContactsRemoved != 1 {
 		t.Errorf("added %d removed %d, want 1 and 1", c.ContactsAdded, c.ContactsRemoved)
 	}
-	if evs := h.eventsOfType(testStream, event.TypeContact); len(evs) != 2 {
+	if evs := h.eventsOfType(receivertest.Stream, event.TypeContact); len(evs) != 2 {
 		t.Errorf("%d contact events, want 2", len(evs))
 	}
 	// An edit is a new add (another name, later timestamp); a contact removed again later is
 	// a new removal.
-	h.deliverAndDrain(contactsBody(t, testPhoneID, 6,
-		contact(webhook.ActionAdd, "16505551234", "Sheena N.", 1738346300),
-		contact(webhook.ActionRemove, "12125557890", "", 1738346400)))
-	if c := h.counts(testStream); c.ContactsAdded != 2 || c.ContactsRemoved != 2 {
+	h.deliverAndDrain(receivertest.ContactsBody(t, receivertest.PhoneID, 6,
+		receivertest.Contact(webhook.ActionAdd, "16505551234", "Sheena N.", 1738346300),
+		receivertest.Contact(webhook.ActionRemove, "12125557890", "", 1738346400)))
+	if c := h.counts(receivertest.Stream); c.ContactsAdded != 2 || c.ContactsRemoved != 2 {
 		t.Errorf("after an edit and a second removal: added %d removed %d, want 2 and 2", c.ContactsAdded, c.ContactsRemoved)
 	}
 }
@@ -323,18 +325,18 @@ func TestContactsCountedOnceEvenIfRedelivered(t *testing.T) {
 func TestEchoesCountedWithNewestTimestamp(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
 	h.deliverAndDrain(
-		echoesBody(t, testPhoneID, 1, echo("e1", "u1", 1_739_000_100), echo("e2", "u2", 1_739_000_300)),
-		echoesBody(t, testPhoneID, 2, echo("e3", "u1", 1_739_000_200)), // older than e2, arrives later
-		echoesBody(t, testPhoneID, 3, echo("e2", "u2", 1_739_000_300)), // redelivered
+		receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u1", 1_739_000_100), receivertest.Echo("e2", "u2", 1_739_000_300)),
+		receivertest.EchoesBody(t, receivertest.PhoneID, 2, receivertest.Echo("e3", "u1", 1_739_000_200)), // older than e2, arrives later
+		receivertest.EchoesBody(t, receivertest.PhoneID, 3, receivertest.Echo("e2", "u2", 1_739_000_300)), // redelivered
 	)
-	c := h.counts(testStream)
+	c := h.counts(receivertest.Stream)
 	if c.Echoes != 3 {
 		t.Errorf("echoes = %d, want 3", c.Echoes)
 	}
 	if want := time.Unix(1_739_000_300, 0); c.EchoLastAt == nil || !c.EchoLastAt.Equal(want) {
 		t.Errorf("EchoLastAt = %v, want %v (the newest echo)", c.EchoLastAt, want)
 	}
-	evs := h.eventsOfType(testStream, event.TypeEcho)
+	evs := h.eventsOfType(receivertest.Stream, event.TypeEcho)
 	if got := eventIDs(evs); !slices.Equal(got, []string{"echo:e1", "echo:e2", "echo:e3"}) {
 		t.Errorf("echo events = %v", got)
 	}
@@ -347,8 +349,8 @@ func TestEchoesCountedWithNewestTimestamp(t *testing.T) {
 
 func TestEchoExampleFromMeta(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	h.deliverAndDrain(readTestdata(t, "echoes.json"))
-	evs := h.eventsOfType(testStream, event.TypeEcho)
+	h.deliverAndDrain(receivertest.ReadTestdata(t, "echoes.json"))
+	evs := h.eventsOfType(receivertest.Stream, event.TypeEcho)
 	if len(evs) != 1 || evs[0].MessageID != exampleEchoID || evs[0].ThreadID != "16505551234" || evs[0].Timestamp != 1739321024 {
 		t.Fatalf("echo events = %+v", evs)
 	}
@@ -356,13 +358,13 @@ func TestEchoExampleFromMeta(t *testing.T) {
 	if !strings.Contains(string(evs[0].Data), "business_scoped_user_id") {
 		t.Errorf("echo data lost Meta's extra fields: %s", evs[0].Data)
 	}
-	if c := h.counts(testStream); c.Echoes != 1 || c.EchoLastAt == nil || c.EchoLastAt.Unix() != 1739321024 {
+	if c := h.counts(receivertest.Stream); c.Echoes != 1 || c.EchoLastAt == nil || c.EchoLastAt.Unix() != 1739321024 {
 		t.Errorf("counts = %+v", c)
 	}
 }
 
 func TestInboundMessageOpensWindowOnlyAfterOnboarding(t *testing.T) {
-	onboarded := testOnboardedAt.Unix()
+	onboarded := receivertest.OnboardedAt.Unix()
 	tests := []struct {
 		name       string
 		ts         int64
@@ -376,9 +378,9 @@ func TestInboundMessageOpensWindowOnlyAfterOnboarding(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(true)))
-			h.deliverAndDrain(messagesBody(t, testPhoneID, 1, webhook.MessagesValue{
-				Messages: []webhook.Message{textMessage("in-1", "16505551234", tc.ts)}}))
-			evs := h.eventsOfType(testStream, event.TypeMessage)
+			h.deliverAndDrain(receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{
+				Messages: []webhook.Message{receivertest.TextMessage("in-1", "16505551234", tc.ts)}}))
+			evs := h.eventsOfType(receivertest.Stream, event.TypeMessage)
 			if len(evs) != 1 {
 				t.Fatalf("%d message events, want 1", len(evs))
 			}
@@ -409,8 +411,8 @@ func TestEditAndRevokeCarryTheOriginalMessageID(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(true)))
-			h.deliverAndDrain(readTestdata(t, tc.file))
-			evs := h.events(testStream)
+			h.deliverAndDrain(receivertest.ReadTestdata(t, tc.file))
+			evs := h.events(receivertest.Stream)
 			if len(evs) != 1 {
 				t.Fatalf("%d events, want 1", len(evs))
 			}
@@ -419,7 +421,7 @@ func TestEditAndRevokeCarryTheOriginalMessageID(t *testing.T) {
 				ev.OriginalMessageID != originalMessageID {
 				t.Errorf("event = %+v, want %s of %s", ev, tc.wantType, originalMessageID)
 			}
-			if c := h.counts(testStream); c.Unsupported != 0 || c.Messages != 0 {
+			if c := h.counts(receivertest.Stream); c.Unsupported != 0 || c.Messages != 0 {
 				t.Errorf("counts = %+v", c)
 			}
 		})
@@ -428,38 +430,38 @@ func TestEditAndRevokeCarryTheOriginalMessageID(t *testing.T) {
 
 func TestUnsupportedMessagesCountedAndReported(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	unsupported := readTestdata(t, "unsupported.json")
+	unsupported := receivertest.ReadTestdata(t, "unsupported.json")
 	h.deliverAndDrain(unsupported)
-	c := h.counts(testStream)
+	c := h.counts(receivertest.Stream)
 	if c.Unsupported != 1 || c.UnsupportedLastAt == nil || c.UnsupportedLastAt.Unix() != 1749854575 {
 		t.Errorf("unsupported %d at %v, want 1 at 1749854575", c.Unsupported, c.UnsupportedLastAt)
 	}
-	evs := h.events(testStream)
+	evs := h.events(receivertest.Stream)
 	if len(evs) != 1 || evs[0].Type != event.TypeUnsupported || evs[0].ID != event.TypeUnsupported+":"+editRevokeID || evs[0].WindowClosesAt != nil {
 		t.Errorf("events = %+v, want one unsupported event without a window", evs)
 	}
 	calls := h.appliedCalls()
-	if len(calls) != 1 || !slices.Equal(calls[0].streams, []string{testStream}) || calls[0].unsupported[testStream] != 1 {
-		t.Fatalf("Applied calls = %+v, want one for %s reporting 1 unsupported", calls, testStream)
+	if len(calls) != 1 || !slices.Equal(calls[0].streams, []string{receivertest.Stream}) || calls[0].unsupported[receivertest.Stream] != 1 {
+		t.Fatalf("Applied calls = %+v, want one for %s reporting 1 unsupported", calls, receivertest.Stream)
 	}
 
 	// Redelivered in another envelope (the error detail differs): not counted or reported again.
 	again := bytes.Replace(unsupported, []byte("Message type unknown"), []byte("Message type unknown."), 1)
 	h.deliverAndDrain(again)
-	if c := h.counts(testStream); c.Unsupported != 1 {
+	if c := h.counts(receivertest.Stream); c.Unsupported != 1 {
 		t.Errorf("after redelivery unsupported = %d, want 1", c.Unsupported)
 	}
 	for _, call := range h.appliedCalls()[1:] {
-		if call.unsupported[testStream] != 0 {
-			t.Errorf("a redelivery reported %d unsupported", call.unsupported[testStream])
+		if call.unsupported[receivertest.Stream] != 0 {
+			t.Errorf("a redelivery reported %d unsupported", call.unsupported[receivertest.Stream])
 		}
 	}
 
 	// A message of another type carrying error 131060 is unsupported too.
-	m := textMessage("odd-1", "16505551234", 1749854600)
+	m := receivertest.TextMessage("odd-1", "16505551234", 1749854600)
 	m.Errors = []webhook.Error{{Code: webhook.CodeUnsupportedMessage}}
-	h.deliverAndDrain(messagesBody(t, testPhoneID, 9, webhook.MessagesValue{Messages: []webhook.Message{m}}))
-	if c := h.counts(testStream); c.Unsupported != 2 || c.UnsupportedLastAt.Unix() != 1749854600 {
+	h.deliverAndDrain(receivertest.MessagesBody(t, receivertest.PhoneID, 9, webhook.MessagesValue{Messages: []webhook.Message{m}}))
+	if c := h.counts(receivertest.Stream); c.Unsupported != 2 || c.UnsupportedLastAt.Unix() != 1749854600 {
 		t.Errorf("unsupported %d at %v, want 2 at 1749854600", c.Unsupported, c.UnsupportedLastAt)
 	}
 }
@@ -472,10 +474,10 @@ func TestStatusesEmittedOncePerState(t *testing.T) {
 		{ID: "out-1", Status: "read", Timestamp: 1_750_000_002, RecipientID: "16505551234"},
 	}
 	h.deliverAndDrain(
-		messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Statuses: statuses[:2]}),
-		messagesBody(t, testPhoneID, 2, webhook.MessagesValue{Statuses: statuses[1:]}), // delivered again
+		receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{Statuses: statuses[:2]}),
+		receivertest.MessagesBody(t, receivertest.PhoneID, 2, webhook.MessagesValue{Statuses: statuses[1:]}), // delivered again
 	)
-	evs := h.eventsOfType(testStream, event.TypeStatus)
+	evs := h.eventsOfType(receivertest.Stream, event.TypeStatus)
 	if got := eventIDs(evs); !slices.Equal(got, []string{"status:out-1:sent", "status:out-1:delivered", "status:out-1:read"}) {
 		t.Errorf("status events = %v", got)
 	}
@@ -492,10 +494,10 @@ func TestPartnerRemovedAffectsOnlyTheNamedNumber(t *testing.T) {
 	for _, phone := range []string{"15550783881", "+15550783881", "+1 555-078-3881"} {
 		t.Run(phone, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(true), otherTarget(true)))
-			h.deliverAndDrain(accountBody(t, testWABA, 1739212624, webhook.AccountUpdateValue{
+			h.deliverAndDrain(receivertest.AccountBody(t, receivertest.WABA, 1739212624, webhook.AccountUpdateValue{
 				Event: webhook.EventPartnerRemoved, PhoneNumber: phone,
 				DisconnectionInfo: &webhook.DisconnectionInfo{Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM"}}))
-			c := h.counts(testStream)
+			c := h.counts(receivertest.Stream)
 			want := store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: "PRIMARY_INACTIVITY", InitiatedBy: "SYSTEM",
 				At: time.Unix(1739212624, 0).UTC()}
 			if c.Offboarding == nil || *c.Offboarding != want {
@@ -504,13 +506,13 @@ func TestPartnerRemovedAffectsOnlyTheNamedNumber(t *testing.T) {
 			if c.OffboardedSince == nil || !c.OffboardedSince.Equal(want.At) {
 				t.Errorf("OffboardedSince = %v, want %v", c.OffboardedSince, want.At)
 			}
-			if h.hasCounts(otherStream) && h.counts(otherStream).Offboarding != nil {
+			if h.hasCounts(receivertest.OtherStream) && h.counts(receivertest.OtherStream).Offboarding != nil {
 				t.Errorf("the other number of the WABA was offboarded too")
 			}
-			if n := len(h.events(otherStream)); n != 0 {
+			if n := len(h.events(receivertest.OtherStream)); n != 0 {
 				t.Errorf("%d events for the other number, want none", n)
 			}
-			if n := len(h.eventsOfType(testStream, event.TypeAccount)); n != 1 {
+			if n := len(h.eventsOfType(receivertest.Stream, event.TypeAccount)); n != 1 {
 				t.Errorf("%d account events, want 1", n)
 			}
 			if dl := h.deadLetters(); len(dl) != 0 {
@@ -533,13 +535,13 @@ func TestPartnerRemovedExamplesFromMeta(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(false), otherTarget(false)))
-			h.deliverAndDrain(readTestdata(t, tc.file))
+			h.deliverAndDrain(receivertest.ReadTestdata(t, tc.file))
 			want := store.OffboardingRecord{Event: webhook.EventPartnerRemoved, Reason: tc.wantReason, InitiatedBy: tc.wantBy,
 				At: time.Unix(1739212624, 0).UTC()}
-			if got := h.counts(testStream).Offboarding; got == nil || *got != want {
+			if got := h.counts(receivertest.Stream).Offboarding; got == nil || *got != want {
 				t.Errorf("offboarding of the named number = %+v, want %+v", got, want)
 			}
-			other := h.counts(otherStream).Offboarding
+			other := h.counts(receivertest.OtherStream).Offboarding
 			if tc.wantOtherOffboarded != (other != nil) {
 				t.Errorf("offboarding of the other number = %+v, want offboarded: %v", other, tc.wantOtherOffboarded)
 			}
@@ -550,16 +552,16 @@ func TestPartnerRemovedExamplesFromMeta(t *testing.T) {
 func TestOffboardedAndReconnectedApplyToTheWholeWABA(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true), otherTarget(true)))
 	const t1, t2 = 1768477100, 1768477203
-	h.deliverAndDrain(accountBody(t, testWABA, t1, webhook.AccountUpdateValue{Event: webhook.EventAccountOffboarded}))
-	for _, s := range []string{testStream, otherStream} {
+	h.deliverAndDrain(receivertest.AccountBody(t, receivertest.WABA, t1, webhook.AccountUpdateValue{Event: webhook.EventAccountOffboarded}))
+	for _, s := range []string{receivertest.Stream, receivertest.OtherStream} {
 		c := h.counts(s)
 		if c.Offboarding == nil || c.Offboarding.Event != webhook.EventAccountOffboarded || c.OffboardedSince == nil ||
 			c.OffboardedSince.Unix() != t1 {
 			t.Errorf("%s after ACCOUNT_OFFBOARDED: %+v since %v", s, c.Offboarding, c.OffboardedSince)
 		}
 	}
-	h.deliverAndDrain(accountBody(t, testWABA, t2, webhook.AccountUpdateValue{Event: webhook.EventAccountReconnected}))
-	for _, s := range []string{testStream, otherStream} {
+	h.deliverAndDrain(receivertest.AccountBody(t, receivertest.WABA, t2, webhook.AccountUpdateValue{Event: webhook.EventAccountReconnected}))
+	for _, s := range []string{receivertest.Stream, receivertest.OtherStream} {
 		c := h.counts(s)
 		if c.Offboarding == nil || c.Offboarding.Event != webhook.EventAccountReconnected || c.OffboardedSince == nil ||
 			c.OffboardedSince.Unix() != t2 {
@@ -575,12 +577,12 @@ func TestOlderAccountEventDeliveredLateDoesNotOverride(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
 	const removedAt, reconnectedAt = 1768477000, 1768477203
 	h.deliverAndDrain(
-		accountBody(t, testWABA, reconnectedAt, webhook.AccountUpdateValue{Event: webhook.EventAccountReconnected}),
+		receivertest.AccountBody(t, receivertest.WABA, reconnectedAt, webhook.AccountUpdateValue{Event: webhook.EventAccountReconnected}),
 		// Meta's retry of the earlier disconnection arrives after the reconnection.
-		accountBody(t, testWABA, removedAt, webhook.AccountUpdateValue{Event: webhook.EventPartnerRemoved,
-			PhoneNumber: testDisplay, DisconnectionInfo: &webhook.DisconnectionInfo{Reason: "PRIMARY_INACTIVITY"}}),
+		receivertest.AccountBody(t, receivertest.WABA, removedAt, webhook.AccountUpdateValue{Event: webhook.EventPartnerRemoved,
+			PhoneNumber: receivertest.Display, DisconnectionInfo: &webhook.DisconnectionInfo{Reason: "PRIMARY_INACTIVITY"}}),
 	)
-	c := h.counts(testStream)
+	c := h.counts(receivertest.Stream)
 	if c.Offboarding == nil || c.Offboarding.Event != webhook.EventAccountReconnected || c.Offboarding.At.Unix() != reconnectedAt {
 		t.Errorf("offboarding = %+v, want the newer ACCOUNT_RECONNECTED", c.Offboarding)
 	}
@@ -637,14 +639,14 @@ func TestApplyAccountEvent(t *testing.T) {
 
 func TestAccountEventRedeliveredIsAppliedOnce(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	body := readTestdata(t, "account_partner_removed_disconnection.json")
+	body := receivertest.ReadTestdata(t, "account_partner_removed_disconnection.json")
 	// Same data, other bytes (spacing), as a re-encoded retry would be.
 	respaced := bytes.ReplaceAll(body, []byte(`": `), []byte(`":`))
 	if bytes.Equal(body, respaced) {
 		t.Fatal("test body was not changed")
 	}
 	h.deliverAndDrain(body, respaced)
-	if n := len(h.eventsOfType(testStream, event.TypeAccount)); n != 1 {
+	if n := len(h.eventsOfType(receivertest.Stream, event.TypeAccount)); n != 1 {
 		t.Errorf("%d account events, want 1", n)
 	}
 }
@@ -660,23 +662,23 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 		{"not JSON", []byte(`{"object":"whatsapp_business_account","entry":[`), "cannot parse"},
 		{"not an object", []byte(`[1,2,3]`), "cannot parse"},
 		{"another object", []byte(`{"object":"page","entry":[{"id":"1","changes":[{"field":"feed","value":{}}]}]}`), "cannot parse"},
-		{"unknown phone_number_id", messagesBody(t, unknownPhoneID, 1, webhook.MessagesValue{
-			Messages: []webhook.Message{textMessage("x-1", "u", 1_750_000_000)}}), "no CoexNumber of MetaApp tenant/shop-app has phoneNumberID " + unknownPhoneID},
-		{"no phone_number_id", envelope(t, testWABA, 1, change(t, webhook.FieldEchoes, map[string]any{"message_echoes": []any{}})),
+		{"unknown phone_number_id", receivertest.MessagesBody(t, unknownPhoneID, 1, webhook.MessagesValue{
+			Messages: []webhook.Message{receivertest.TextMessage("x-1", "u", 1_750_000_000)}}), "no CoexNumber of MetaApp tenant/shop-app has phoneNumberID " + unknownPhoneID},
+		{"no phone_number_id", receivertest.Envelope(t, receivertest.WABA, 1, receivertest.Change(t, webhook.FieldEchoes, map[string]any{"message_echoes": []any{}})),
 			"smb_message_echoes change without a readable value or phone_number_id"},
-		{"value of the wrong shape", envelope(t, testWABA, 1, webhook.Change{Field: webhook.FieldHistory, Value: json.RawMessage(`"text"`)}),
+		{"value of the wrong shape", receivertest.Envelope(t, receivertest.WABA, 1, webhook.Change{Field: webhook.FieldHistory, Value: json.RawMessage(`"text"`)}),
 			"history change without a readable value"},
-		{"account_update for a WABA with no numbers", accountBody(t, "4242", 1, webhook.AccountUpdateValue{Event: webhook.EventAccountOffboarded}),
+		{"account_update for a WABA with no numbers", receivertest.AccountBody(t, "4242", 1, webhook.AccountUpdateValue{Event: webhook.EventAccountOffboarded}),
 			"in WABA 4242 matches account_update ACCOUNT_OFFBOARDED"},
-		{"PARTNER_REMOVED for a phone nobody manages", accountBody(t, testWABA, 1, webhook.AccountUpdateValue{
+		{"PARTNER_REMOVED for a phone nobody manages", receivertest.AccountBody(t, receivertest.WABA, 1, webhook.AccountUpdateValue{
 			Event: webhook.EventPartnerRemoved, PhoneNumber: "+44 20 7946 0000"}), "matches account_update PARTNER_REMOVED"},
-		{"account_update without an event", accountBody(t, testWABA, 1, webhook.AccountUpdateValue{}), "account_update without a readable event"},
+		{"account_update without an event", receivertest.AccountBody(t, receivertest.WABA, 1, webhook.AccountUpdateValue{}), "account_update without a readable event"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(true)))
 			h.deliver(tc.body)
-			good := messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{textMessage("ok-1", "u", 1_750_000_000)}})
+			good := receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{receivertest.TextMessage("ok-1", "u", 1_750_000_000)}})
 			h.deliver(good) // the record after it is applied all the same
 			h.drain()
 			if h.d.AppliedRecords() != 2 {
@@ -687,7 +689,7 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 				t.Fatalf("%d dead letters, want 1: %+v", len(dl), dl)
 			}
 			d := dl[0]
-			if d.Seq != 1 || d.Namespace != testNS || d.App != testApp || !bytes.Equal(d.Body, tc.body) || d.ReceivedAt.IsZero() {
+			if d.Seq != 1 || d.Namespace != receivertest.NS || d.App != receivertest.App || !bytes.Equal(d.Body, tc.body) || d.ReceivedAt.IsZero() {
 				t.Errorf("dead letter = seq %d %s/%s at %v body %q", d.Seq, d.Namespace, d.App, d.ReceivedAt, d.Body)
 			}
 			if !strings.Contains(d.Reason, tc.wantReason) {
@@ -696,7 +698,7 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 			if got := testutil.ToFloat64(h.metrics.DeadLetters); got != 1 {
 				t.Errorf("dead_letters_total = %v, want 1", got)
 			}
-			if evs := h.eventsOfType(testStream, event.TypeMessage); len(evs) != 1 || evs[0].MessageID != "ok-1" {
+			if evs := h.eventsOfType(receivertest.Stream, event.TypeMessage); len(evs) != 1 || evs[0].MessageID != "ok-1" {
 				t.Errorf("the good record's events = %v", eventIDs(evs))
 			}
 			if d, _ := h.store.Depth(context.Background()); d != 0 {
@@ -708,26 +710,26 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 
 func TestWebhookForAnotherMetaAppIsNotMatched(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	body := messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{textMessage("m", "u", 1_750_000_000)}})
-	h.deliverTo(testNS, "another-app", body)
+	body := receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{receivertest.TextMessage("m", "u", 1_750_000_000)}})
+	h.deliverTo(receivertest.NS, "another-app", body)
 	h.drain()
 	if dl := h.deadLetters(); len(dl) != 1 || dl[0].App != "another-app" {
 		t.Errorf("dead letters = %+v, want the body kept for another-app", dl)
 	}
-	if h.hasCounts(testStream) {
+	if h.hasCounts(receivertest.Stream) {
 		t.Error("a webhook that came in for another MetaApp changed this app's number")
 	}
 	// The same bytes for the right app are not a duplicate of the other app's.
 	h.deliver(body)
 	h.drain()
-	if evs := h.eventsOfType(testStream, event.TypeMessage); len(evs) != 1 {
+	if evs := h.eventsOfType(receivertest.Stream, event.TypeMessage); len(evs) != 1 {
 		t.Errorf("%d message events, want 1", len(evs))
 	}
 }
 
 func TestUnknownFieldIsSkippedNotDeadLettered(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	h.deliverAndDrain(envelope(t, testWABA, 1, change(t, "message_template_status_update", map[string]any{"event": "APPROVED"})))
+	h.deliverAndDrain(receivertest.Envelope(t, receivertest.WABA, 1, receivertest.Change(t, "message_template_status_update", map[string]any{"event": "APPROVED"})))
 	if dl := h.deadLetters(); len(dl) != 0 {
 		t.Errorf("dead letters = %+v, want none: an unknown field is not a fault", dl)
 	}
@@ -741,17 +743,17 @@ func TestUnknownFieldIsSkippedNotDeadLettered(t *testing.T) {
 
 func TestRelayFlagControlsOutbox(t *testing.T) {
 	bodies := [][]byte{
-		readTestdata(t, "history_shared.json"),
-		readTestdata(t, "state_sync.json"),
-		readTestdata(t, "echoes.json"),
-		readTestdata(t, "unsupported.json"),
-		readTestdata(t, "account_partner_removed.json"),
+		receivertest.ReadTestdata(t, "history_shared.json"),
+		receivertest.ReadTestdata(t, "state_sync.json"),
+		receivertest.ReadTestdata(t, "echoes.json"),
+		receivertest.ReadTestdata(t, "unsupported.json"),
+		receivertest.ReadTestdata(t, "account_partner_removed.json"),
 	}
 	for _, relay := range []bool{false, true} {
 		t.Run("relay="+map[bool]string{false: "false", true: "true"}[relay], func(t *testing.T) {
 			h := newHarness(t, newResolver(shopTarget(relay)))
 			h.deliverAndDrain(bodies...)
-			c := h.counts(testStream)
+			c := h.counts(receivertest.Stream)
 			if c.Messages != 4 || c.ContactsAdded != 1 || c.Echoes != 1 || c.Unsupported != 1 || c.Offboarding == nil {
 				t.Errorf("counts = %+v: counts must not depend on the relay", c)
 			}
@@ -770,11 +772,11 @@ func TestRelayFlagControlsOutbox(t *testing.T) {
 				return
 			}
 			// 4 history messages, 2 contacts, 1 echo, 1 unsupported, 1 account event.
-			if !slices.Equal(streams, []string{testStream}) || depth != 9 {
-				t.Errorf("with a relay: streams %v, %d events; want [%s] and 9", streams, depth, testStream)
+			if !slices.Equal(streams, []string{receivertest.Stream}) || depth != 9 {
+				t.Errorf("with a relay: streams %v, %d events; want [%s] and 9", streams, depth, receivertest.Stream)
 			}
-			for _, ev := range h.events(testStream) {
-				if ev.Namespace != testNS || ev.Number != "shop" || ev.PhoneNumberID != testPhoneID || ev.WABAID != testWABA {
+			for _, ev := range h.events(receivertest.Stream) {
+				if ev.Namespace != receivertest.NS || ev.Number != "shop" || ev.PhoneNumberID != receivertest.PhoneID || ev.WABAID != receivertest.WABA {
 					t.Errorf("event %s names %s/%s %s %s", ev.ID, ev.Namespace, ev.Number, ev.PhoneNumberID, ev.WABAID)
 				}
 				if ev.ID == "" || len(ev.Data) == 0 {
@@ -787,27 +789,27 @@ func TestRelayFlagControlsOutbox(t *testing.T) {
 
 func TestEventIDsAreStable(t *testing.T) {
 	bodies := [][]byte{
-		readTestdata(t, "history_shared.json"),
-		readTestdata(t, "history_media.json"),
-		readTestdata(t, "state_sync.json"),
-		readTestdata(t, "echoes.json"),
-		readTestdata(t, "edit.json"),
-		readTestdata(t, "account_partner_removed_disconnection.json"),
-		messagesBody(t, testPhoneID, 1, webhook.MessagesValue{
-			Messages: []webhook.Message{textMessage("in-1", "u", 1_750_000_000)},
+		receivertest.ReadTestdata(t, "history_shared.json"),
+		receivertest.ReadTestdata(t, "history_media.json"),
+		receivertest.ReadTestdata(t, "state_sync.json"),
+		receivertest.ReadTestdata(t, "echoes.json"),
+		receivertest.ReadTestdata(t, "edit.json"),
+		receivertest.ReadTestdata(t, "account_partner_removed_disconnection.json"),
+		receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{
+			Messages: []webhook.Message{receivertest.TextMessage("in-1", "u", 1_750_000_000)},
 			Statuses: []webhook.Status{{ID: "out-1", Status: "read", Timestamp: 1_750_000_001}}}),
-		readTestdata(t, "history_declined.json"),
+		receivertest.ReadTestdata(t, "history_declined.json"),
 	}
 	// Two receivers that never shared state give the same data the same ids.
 	one := newHarness(t, newResolver(shopTarget(true)))
 	one.deliverAndDrain(bodies...)
 	two := newHarness(t, newResolver(shopTarget(true)))
 	two.deliverAndDrain(bodies...)
-	ids := eventIDs(one.events(testStream))
+	ids := eventIDs(one.events(receivertest.Stream))
 	if len(ids) < len(bodies) {
 		t.Fatalf("only %d events: %v", len(ids), ids)
 	}
-	if got := eventIDs(two.events(testStream)); !slices.Equal(got, ids) {
+	if got := eventIDs(two.events(receivertest.Stream)); !slices.Equal(got, ids) {
 		t.Errorf("ids differ between receivers:\n%v\n%v", ids, got)
 	}
 	if dup := len(ids) - len(slices.Compact(slices.Sorted(slices.Values(ids)))); dup != 0 {
@@ -823,7 +825,7 @@ func TestEventIDsAreStable(t *testing.T) {
 		rb, _ := json.Marshal(env)
 		one.deliverAndDrain(rb)
 	}
-	if got := eventIDs(one.events(testStream)); !slices.Equal(got, ids) {
+	if got := eventIDs(one.events(receivertest.Stream)); !slices.Equal(got, ids) {
 		t.Errorf("after redelivery the outbox holds %v, want %v", got, ids)
 	}
 }
@@ -832,20 +834,20 @@ func TestAppliedHookReportsTouchedStreamsSorted(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false), otherTarget(false)))
 	// One batch with changes for both numbers, the second one first.
 	h.deliver(
-		echoesBody(t, otherPhoneID, 1, echo("e1", "u", 1_750_000_000)),
-		echoesBody(t, testPhoneID, 2, echo("e2", "u", 1_750_000_000)),
-		readTestdata(t, "history_declined.json"),
+		receivertest.EchoesBody(t, receivertest.OtherPhoneID, 1, receivertest.Echo("e1", "u", 1_750_000_000)),
+		receivertest.EchoesBody(t, receivertest.PhoneID, 2, receivertest.Echo("e2", "u", 1_750_000_000)),
+		receivertest.ReadTestdata(t, "history_declined.json"),
 	)
 	h.drain()
 	calls := h.appliedCalls()
 	if len(calls) != 1 {
 		t.Fatalf("%d Applied calls, want 1 (one batch)", len(calls))
 	}
-	if want := []string{testStream, otherStream}; !slices.Equal(calls[0].streams, want) {
+	if want := []string{receivertest.Stream, receivertest.OtherStream}; !slices.Equal(calls[0].streams, want) {
 		t.Errorf("streams = %v, want %v", calls[0].streams, want)
 	}
 	// A batch of only duplicates touches nothing.
-	h.deliver(readTestdata(t, "history_declined.json"))
+	h.deliver(receivertest.ReadTestdata(t, "history_declined.json"))
 	h.drain()
 	if calls := h.appliedCalls(); len(calls) != 2 || len(calls[1].streams) != 0 {
 		t.Errorf("Applied calls = %+v, want a second one with no streams", calls)
@@ -857,7 +859,7 @@ func TestBatchesRespectBatchRecords(t *testing.T) {
 	h.d = NewDispatcher(Options{Store: h.store, Resolver: h.resolver, BatchRecords: 2,
 		Applied: h.recordApplied})
 	for i := range 5 {
-		h.deliver(echoesBody(t, testPhoneID, int64(i), echo("e"+itoa(i), "u", 1_750_000_000)))
+		h.deliver(receivertest.EchoesBody(t, receivertest.PhoneID, int64(i), receivertest.Echo("e"+strconv.Itoa(i), "u", 1_750_000_000)))
 	}
 	var sizes []int
 	for {
@@ -880,16 +882,16 @@ func TestBatchesRespectBatchRecords(t *testing.T) {
 	if !slices.Equal(sizes, []int{2, 2, 1}) {
 		t.Errorf("batch sizes = %v, want [2 2 1]", sizes)
 	}
-	if c := h.counts(testStream); c.Echoes != 5 {
+	if c := h.counts(receivertest.Stream); c.Echoes != 5 {
 		t.Errorf("echoes = %d, want 5", c.Echoes)
 	}
 }
 
 func TestPrunedPayloadHashesStillCountOnce(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
-	body := readTestdata(t, "history_shared.json")
+	body := receivertest.ReadTestdata(t, "history_shared.json")
 	h.deliverAndDrain(body)
-	want := h.counts(testStream)
+	want := h.counts(receivertest.Stream)
 	// Hashes first seen before the cutoff go; later ones stay.
 	n, err := h.store.PruneBodies(context.Background(), h.clk.Now().Add(time.Second))
 	if err != nil || n != 1 {
@@ -900,10 +902,10 @@ func TestPrunedPayloadHashesStillCountOnce(t *testing.T) {
 	}
 	// Past the payload window, a redelivery is caught by the message and chunk ids instead.
 	h.deliverAndDrain(body)
-	if got := h.counts(testStream); !sameCounts(got, want) {
+	if got := h.counts(receivertest.Stream); !sameCounts(got, want) {
 		t.Errorf("after a redelivery past pruning counts = %+v\nwant %+v", got, want)
 	}
-	if n := len(h.events(testStream)); n != 4 {
+	if n := len(h.events(receivertest.Stream)); n != 4 {
 		t.Errorf("%d events, want 4", n)
 	}
 	if got := testutil.ToFloat64(h.metrics.Duplicates); got != 0 {
@@ -927,13 +929,13 @@ func copyFile(t *testing.T, from, to string) {
 // crashBodies is a mix of every kind of change, for the crash tests.
 func crashBodies(t *testing.T) [][]byte {
 	return [][]byte{
-		readTestdata(t, "history_shared.json"),
-		readTestdata(t, "history_media.json"),
-		readTestdata(t, "state_sync.json"),
-		readTestdata(t, "echoes.json"),
-		readTestdata(t, "unsupported.json"),
-		readTestdata(t, "account_partner_removed_disconnection.json"),
-		historyBody(t, testPhoneID, 1, chunk(0, 2, 100, thread("u9", "m9"))),
+		receivertest.ReadTestdata(t, "history_shared.json"),
+		receivertest.ReadTestdata(t, "history_media.json"),
+		receivertest.ReadTestdata(t, "state_sync.json"),
+		receivertest.ReadTestdata(t, "echoes.json"),
+		receivertest.ReadTestdata(t, "unsupported.json"),
+		receivertest.ReadTestdata(t, "account_partner_removed_disconnection.json"),
+		receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(0, 2, 100, receivertest.Thread("u9", "m9"))),
 	}
 }
 
@@ -946,8 +948,8 @@ func TestCrashBeforeTheSpoolWasTrimmedReplaysNothing(t *testing.T) {
 	copyFile(t, filepath.Join(h.dir, bolt.SpoolFile), filepath.Join(h.dir, "spool.untrimmed"))
 	h.open()
 	h.drain()
-	want := h.counts(testStream)
-	wantEvents := eventIDs(h.events(testStream))
+	want := h.counts(receivertest.Stream)
+	wantEvents := eventIDs(h.events(receivertest.Stream))
 
 	h.close()
 	copyFile(t, filepath.Join(h.dir, "spool.untrimmed"), filepath.Join(h.dir, bolt.SpoolFile))
@@ -959,10 +961,10 @@ func TestCrashBeforeTheSpoolWasTrimmedReplaysNothing(t *testing.T) {
 	if h.d.AppliedRecords() != 0 {
 		t.Errorf("%d records applied again", h.d.AppliedRecords())
 	}
-	if got := h.counts(testStream); !sameCounts(got, want) {
+	if got := h.counts(receivertest.Stream); !sameCounts(got, want) {
 		t.Errorf("after replay counts = %+v\nwant %+v", got, want)
 	}
-	if got := eventIDs(h.events(testStream)); !slices.Equal(got, wantEvents) {
+	if got := eventIDs(h.events(receivertest.Stream)); !slices.Equal(got, wantEvents) {
 		t.Errorf("after replay events = %v, want %v", got, wantEvents)
 	}
 }
@@ -972,15 +974,15 @@ func TestCrashAfterThe200WasLostCountsOnce(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(true)))
 	h.deliver(crashBodies(t)...)
 	h.drain()
-	want := h.counts(testStream)
-	wantEvents := eventIDs(h.events(testStream))
+	want := h.counts(receivertest.Stream)
+	wantEvents := eventIDs(h.events(receivertest.Stream))
 	h.reopen()
 	h.deliver(crashBodies(t)...)
 	h.drain()
-	if got := h.counts(testStream); !sameCounts(got, want) {
+	if got := h.counts(receivertest.Stream); !sameCounts(got, want) {
 		t.Errorf("after redelivery counts = %+v\nwant %+v", got, want)
 	}
-	if got := eventIDs(h.events(testStream)); !slices.Equal(got, wantEvents) {
+	if got := eventIDs(h.events(receivertest.Stream)); !slices.Equal(got, wantEvents) {
 		t.Errorf("after redelivery events = %v, want %v", got, wantEvents)
 	}
 	if got := testutil.ToFloat64(h.metrics.Duplicates); got != float64(len(crashBodies(t))) {
@@ -993,7 +995,7 @@ func TestCrashBeforeTheStateCommitAppliesOnce(t *testing.T) {
 	// what a crash inside the state transaction leaves. Applying again gives the same result
 	// as applying once, with the record bodies read back from the spool.
 	h := newHarness(t, newResolver(shopTarget(true)))
-	h.deliverAndDrain(readTestdata(t, "state_sync.json")) // some earlier state
+	h.deliverAndDrain(receivertest.ReadTestdata(t, "state_sync.json")) // some earlier state
 	h.deliver(crashBodies(t)...)
 	h.close()
 	for _, f := range []string{"spool.db", "state.db"} {
@@ -1001,8 +1003,8 @@ func TestCrashBeforeTheStateCommitAppliesOnce(t *testing.T) {
 	}
 	h.open()
 	h.drain()
-	want := h.counts(testStream)
-	wantEvents := eventIDs(h.events(testStream))
+	want := h.counts(receivertest.Stream)
+	wantEvents := eventIDs(h.events(receivertest.Stream))
 
 	h.close()
 	for _, f := range []string{"spool.db", "state.db"} {
@@ -1013,10 +1015,10 @@ func TestCrashBeforeTheStateCommitAppliesOnce(t *testing.T) {
 		t.Fatalf("the restored spool holds %d records to apply, want %d", d, len(crashBodies(t)))
 	}
 	runDispatcher(t, h, func() bool { return h.d.AppliedRecords() == uint64(len(crashBodies(t))) })
-	if got := h.counts(testStream); !sameCounts(got, want) {
+	if got := h.counts(receivertest.Stream); !sameCounts(got, want) {
 		t.Errorf("counts = %+v\nwant %+v", got, want)
 	}
-	if got := eventIDs(h.events(testStream)); !slices.Equal(got, wantEvents) {
+	if got := eventIDs(h.events(receivertest.Stream)); !slices.Equal(got, wantEvents) {
 		t.Errorf("events = %v, want %v", got, wantEvents)
 	}
 }
@@ -1034,7 +1036,7 @@ func runDispatcher(t *testing.T, h *harness, done func() bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- h.d.Start(ctx) }()
-	waitUntil(t, "the dispatcher to apply the spool", done)
+	receivertest.WaitUntil(t, "the dispatcher to apply the spool", done)
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("Start returned %v", err)
@@ -1047,15 +1049,15 @@ func TestDispatcherStartAppliesAsRecordsArrive(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- h.d.Start(ctx) }()
 	for i := range 3 {
-		h.deliver(echoesBody(t, testPhoneID, int64(i), echo("live-"+itoa(i), "u", 1_750_000_000+int64(i))))
+		h.deliver(receivertest.EchoesBody(t, receivertest.PhoneID, int64(i), receivertest.Echo("live-"+strconv.Itoa(i), "u", 1_750_000_000+int64(i))))
 		n := uint64(i + 1)
-		waitUntil(t, "record "+itoa(i+1)+" to be applied", func() bool { return h.d.AppliedRecords() >= n })
+		receivertest.WaitUntil(t, "record "+strconv.Itoa(i+1)+" to be applied", func() bool { return h.d.AppliedRecords() >= n })
 	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("Start returned %v", err)
 	}
-	if c := h.counts(testStream); c.Echoes != 3 {
+	if c := h.counts(receivertest.Stream); c.Echoes != 3 {
 		t.Errorf("echoes = %d, want 3", c.Echoes)
 	}
 	if d, _ := h.store.Depth(context.Background()); d != 0 {
@@ -1085,7 +1087,7 @@ func TestResolverErrorRetriesTheBatchAndLosesNothing(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
 	fr := &failingResolver{fakeResolver: h.resolver, fail: make(chan bool, 1), down: true}
 	h.d = NewDispatcher(Options{Store: h.store, Resolver: fr, Applied: h.recordApplied})
-	h.deliver(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
+	h.deliver(receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u", 1_750_000_000)))
 	if _, err := h.d.step(context.Background()); err == nil {
 		t.Fatal("step succeeded with the resolver down")
 	}
@@ -1095,7 +1097,7 @@ func TestResolverErrorRetriesTheBatchAndLosesNothing(t *testing.T) {
 	}
 	fr.fail <- false
 	h.drain()
-	if c := h.counts(testStream); c.Echoes != 1 || h.d.AppliedRecords() != 1 {
+	if c := h.counts(receivertest.Stream); c.Echoes != 1 || h.d.AppliedRecords() != 1 {
 		t.Errorf("after recovery: echoes %d, applied %d; want 1 and 1", c.Echoes, h.d.AppliedRecords())
 	}
 }
@@ -1105,7 +1107,7 @@ func TestResolverErrorRetriesTheBatchAndLosesNothing(t *testing.T) {
 func TestLongThreadIDDoesNotWedgeTheDispatcher(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
 	long := strings.Repeat("9", 40_000) // beyond bbolt's 32 KiB key limit
-	h.deliver(historyBody(t, testPhoneID, 1, chunk(0, 1, 10, thread(long, "m1"))))
+	h.deliver(receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(0, 1, 10, receivertest.Thread(long, "m1"))))
 	if _, err := h.d.step(context.Background()); err != nil {
 		t.Fatal("BUG: normalize.go:300 applier.thread keys the thread-seen set with the raw thread id " +
 			"(append([]byte(\"t\"), th.ID...)); an id longer than bbolt's MaxKeySize (32768) makes the Put in StateTx.saveSeen (state.go:275) fail at commit, the " +
@@ -1123,18 +1125,18 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 		body func(t *testing.T) []byte
 	}{
 		{"echo", func(t *testing.T) []byte {
-			return echoesBody(t, testPhoneID, 1, echo("far-future", "u", 1e12))
+			return receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("far-future", "u", 1e12))
 		}},
 		{"unsupported", func(t *testing.T) []byte {
-			m := textMessage("far-future", "u", -1e12)
+			m := receivertest.TextMessage("far-future", "u", -1e12)
 			m.Type = webhook.TypeUnsupported
-			return messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{m}})
+			return receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{m}})
 		}},
 		{"inbound message window", func(t *testing.T) []byte {
-			return messagesBody(t, testPhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{textMessage("far", "u", 1e12)}})
+			return receivertest.MessagesBody(t, receivertest.PhoneID, 1, webhook.MessagesValue{Messages: []webhook.Message{receivertest.TextMessage("far", "u", 1e12)}})
 		}},
 		{"account_update entry time", func(t *testing.T) []byte {
-			return accountBody(t, testWABA, 1e12, webhook.AccountUpdateValue{Event: webhook.EventAccountOffboarded})
+			return receivertest.AccountBody(t, receivertest.WABA, 1e12, webhook.AccountUpdateValue{Event: webhook.EventAccountOffboarded})
 		}},
 	}
 	var failures []string
@@ -1149,7 +1151,7 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 			t.Errorf("%s: AppliedSeq = %d, want 1", tc.name, h.d.AppliedRecords())
 		}
 		// What was stored must read back: the relay's tenant decodes these events.
-		items, err := peekAll(h.store, testStream)
+		items, err := peekAll(h.store, receivertest.Stream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1178,9 +1180,9 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 // whatever the bytes, the record is applied or kept as a dead letter, never an error that
 // would stop the dispatcher, and AppliedSeq moves past it.
 func FuzzApplyRecord(f *testing.F) {
-	seeds, err := filepath.Glob(filepath.Join(testdataDir, "*.json"))
+	seeds, err := filepath.Glob(filepath.Join(receivertest.TestdataDir, "*.json"))
 	if err != nil || len(seeds) == 0 {
-		f.Fatalf("no seeds in %s: %v", testdataDir, err)
+		f.Fatalf("no seeds in %s: %v", receivertest.TestdataDir, err)
 	}
 	for _, p := range seeds {
 		b, err := os.ReadFile(p)
@@ -1192,7 +1194,7 @@ func FuzzApplyRecord(f *testing.F) {
 	// A known poison record (skipped until fixed), so the seed run shows it; the seeds after
 	// it check the dispatcher goes on. (The 40 KB thread id of the other poison bug is left to
 	// its own test: as a seed it slows the fuzzer down.)
-	f.Add(echoesBody(f, testPhoneID, 1, echo("far-future", "u", 1e12)))
+	f.Add(receivertest.EchoesBody(f, receivertest.PhoneID, 1, receivertest.Echo("far-future", "u", 1e12)))
 
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":null}]}]}`))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"history","value":{"metadata":{"phone_number_id":"1"},"history":[{"metadata":{"phase":-1,"chunk_order":1e30,"progress":"-5"}}]}}]}]}`))
@@ -1210,7 +1212,7 @@ func FuzzApplyRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// One spool and state for the whole run (a fresh bbolt per input is too slow to fuzz),
 		// so inputs also meet the de-duplication state earlier ones left.
-		rec := &store.Record{Namespace: testNS, App: testApp, ReceivedAt: time.Unix(baseReceivedSec, 0), Body: body}
+		rec := &store.Record{Namespace: receivertest.NS, App: receivertest.App, ReceivedAt: time.Unix(baseReceivedSec, 0), Body: body}
 		if err := st.Append(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}
@@ -1243,22 +1245,22 @@ func TestRecreatedNumberStartsFromZero(t *testing.T) {
 	first.UID = "uid-1"
 	res := newResolver(first)
 	h := newHarness(t, res)
-	h.deliverAndDrain(historyBody(t, testPhoneID, 1, chunk(0, 1, 100, thread("u1", "m1", "m2"))))
-	if c := h.counts(testStream); c.Messages != 2 || c.CompletedAt == nil || c.UID != "uid-1" {
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(0, 1, 100, receivertest.Thread("u1", "m1", "m2"))))
+	if c := h.counts(receivertest.Stream); c.Messages != 2 || c.CompletedAt == nil || c.UID != "uid-1" {
 		t.Fatalf("first number: %+v", c)
 	}
 	second := first
 	second.UID = "uid-2"
 	res.targets = []Target{second}
 	// The same history, in a new envelope (not a byte-identical redelivery).
-	h.deliverAndDrain(historyBody(t, testPhoneID, 2, chunk(0, 1, 40, thread("u1", "m1", "m2"))))
-	c := h.counts(testStream)
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 2, receivertest.Chunk(0, 1, 40, receivertest.Thread("u1", "m1", "m2"))))
+	c := h.counts(receivertest.Stream)
 	if c.UID != "uid-2" || c.Messages != 2 || c.Threads != 1 || c.Chunks != 1 || c.CompletedAt != nil || c.Progress != 40 {
 		t.Errorf("recreated number: %+v, want its own 2 messages, 1 chunk, progress 40, not completed", c)
 	}
 	// And the same UID again is de-duplicated as before.
-	h.deliverAndDrain(historyBody(t, testPhoneID, 3, chunk(0, 1, 40, thread("u1", "m1", "m2"))))
-	if c := h.counts(testStream); c.Messages != 2 || c.Chunks != 1 {
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 3, receivertest.Chunk(0, 1, 40, receivertest.Thread("u1", "m1", "m2"))))
+	if c := h.counts(receivertest.Stream); c.Messages != 2 || c.Chunks != 1 {
 		t.Errorf("redelivered to the same number: %+v", c)
 	}
 }
@@ -1269,7 +1271,7 @@ func TestRecreatedNumberStartsFromZero(t *testing.T) {
 func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
 	res := newResolver()
 	h := newHarness(t, res)
-	echoes := echoesBody(t, testPhoneID, 1, echo("e1", "u1", 1_750_000_000), echo("e2", "u1", 1_750_000_001))
+	echoes := receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u1", 1_750_000_000), receivertest.Echo("e2", "u1", 1_750_000_001))
 	junk := []byte(`{"object":"whatsapp_business_account","entry":[`)
 	h.deliverAndDrain(echoes, echoes, junk)
 	letters, err := h.store.DeadLetters(context.Background())
@@ -1286,7 +1288,7 @@ func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
 		t.Fatalf("replayed %d (%v), want 2", n, err)
 	}
 	h.drain()
-	if c := h.counts(testStream); c.Echoes != 2 {
+	if c := h.counts(receivertest.Stream); c.Echoes != 2 {
 		t.Errorf("echoes after the replay = %d, want 2", c.Echoes)
 	}
 	letters, _ = h.store.DeadLetters(context.Background())
@@ -1299,7 +1301,7 @@ func TestDeadLettersAreKeptOnceAndReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.drain()
-	if c := h.counts(testStream); c.Echoes != 2 {
+	if c := h.counts(receivertest.Stream); c.Echoes != 2 {
 		t.Errorf("echoes after a second delivery and replay = %d, want 2", c.Echoes)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,59 +19,25 @@ import (
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
 )
 
-// The MetaApp, numbers and webhook bodies the dispatcher tests use are the shared fixtures
-// (receivertest), by the names these tests have always used.
+// Fixtures of the dispatcher tests alone; the shared ones are in receivertest.
 const (
-	testNS       = receivertest.NS
-	testApp      = receivertest.App
-	testWABA     = receivertest.WABA
-	testPhoneID  = receivertest.PhoneID
-	testDisplay  = receivertest.Display
-	otherPhoneID = receivertest.OtherPhoneID
-	otherDisplay = receivertest.OtherDisplay
-	testStream   = receivertest.Stream
-	otherStream  = receivertest.OtherStream
-	testdataDir  = receivertest.TestdataDir
-
 	unknownPhoneID  = "999999999999999"
 	baseReceivedSec = 1_739_300_000 // a fixed "now" for records; no test reads the wall clock
 )
 
-var (
-	testOnboardedAt = receivertest.OnboardedAt
-
-	readTestdata = receivertest.ReadTestdata
-	envelope     = receivertest.Envelope
-	change       = receivertest.Change
-	historyBody  = receivertest.HistoryBody
-	mediaBody    = receivertest.MediaBody
-	chunk        = receivertest.Chunk
-	thread       = receivertest.Thread
-	textMessage  = receivertest.TextMessage
-	imageMessage = receivertest.ImageMessage
-	messagesBody = receivertest.MessagesBody
-	echoesBody   = receivertest.EchoesBody
-	echo         = receivertest.Echo
-	contactsBody = receivertest.ContactsBody
-	contact      = receivertest.Contact
-	accountBody  = receivertest.AccountBody
-	waitUntil    = receivertest.WaitUntil
-	itoa         = strconv.Itoa
-)
-
-// shopTarget and otherTarget carry the UIDs of receivertest.CoexNumber(testNS, name): the
+// shopTarget and otherTarget carry the UIDs of receivertest.CoexNumber(receivertest.NS, name): the
 // status writer applies counts only to the object they were recorded for.
 func shopTarget(relay bool) Target {
-	return Target{Namespace: testNS, Name: "shop", UID: "uid-shop", PhoneNumberID: testPhoneID, WABAID: testWABA,
-		DisplayPhoneNumber: testDisplay, OnboardedAt: testOnboardedAt, Relay: relay}
+	return Target{Namespace: receivertest.NS, Name: "shop", UID: "uid-shop", PhoneNumberID: receivertest.PhoneID, WABAID: receivertest.WABA,
+		DisplayPhoneNumber: receivertest.Display, OnboardedAt: receivertest.OnboardedAt, Relay: relay}
 }
 
 func otherTarget(relay bool) Target {
-	return Target{Namespace: testNS, Name: "shop-two", UID: "uid-shop-two", PhoneNumberID: otherPhoneID, WABAID: testWABA,
-		DisplayPhoneNumber: otherDisplay, OnboardedAt: testOnboardedAt, Relay: relay}
+	return Target{Namespace: receivertest.NS, Name: "shop-two", UID: "uid-shop-two", PhoneNumberID: receivertest.OtherPhoneID, WABAID: receivertest.WABA,
+		DisplayPhoneNumber: receivertest.OtherDisplay, OnboardedAt: receivertest.OnboardedAt, Relay: relay}
 }
 
-// fakeResolver is a map-based Resolver for the MetaApp testNS/testApp. With matchAll, every
+// fakeResolver is a map-based Resolver for the MetaApp receivertest.NS/App. With matchAll, every
 // phone number id and every WABA resolves to a relayed number (the fuzz target's resolver).
 type fakeResolver struct {
 	targets  []Target
@@ -82,7 +47,7 @@ type fakeResolver struct {
 func newResolver(targets ...Target) *fakeResolver { return &fakeResolver{targets: targets} }
 
 func (r *fakeResolver) ByPhoneNumberID(ns, app, phoneNumberID string) (Target, bool, error) {
-	if ns != testNS || app != testApp {
+	if ns != receivertest.NS || app != receivertest.App {
 		return Target{}, false, nil
 	}
 	if r.matchAll {
@@ -99,7 +64,7 @@ func (r *fakeResolver) ByPhoneNumberID(ns, app, phoneNumberID string) (Target, b
 }
 
 func (r *fakeResolver) ByWABA(ns, app, wabaID string) ([]Target, error) {
-	if ns != testNS || app != testApp {
+	if ns != receivertest.NS || app != receivertest.App {
 		return nil, nil
 	}
 	if r.matchAll {
@@ -188,11 +153,11 @@ func (h *harness) appliedCalls() []appliedCall {
 	return slices.Clone(h.applied)
 }
 
-// deliver spools bodies as webhooks of testNS/testApp, one second apart.
+// deliver spools bodies as webhooks of receivertest.NS/App, one second apart.
 func (h *harness) deliver(bodies ...[]byte) {
 	h.t.Helper()
 	for _, b := range bodies {
-		h.deliverTo(testNS, testApp, b)
+		h.deliverTo(receivertest.NS, receivertest.App, b)
 	}
 }
 

@@ -5,7 +5,6 @@ package project
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -13,37 +12,6 @@ import (
 	"github.com/coex-operator/coex-operator/internal/receiver/process"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
-)
-
-// The MetaApp, numbers, webhook bodies and objects the status tests use are the shared
-// fixtures (receivertest), by the names these tests have always used.
-const (
-	testNS       = receivertest.NS
-	testApp      = receivertest.App
-	testWABA     = receivertest.WABA
-	testPhoneID  = receivertest.PhoneID
-	testDisplay  = receivertest.Display
-	otherPhoneID = receivertest.OtherPhoneID
-	otherDisplay = receivertest.OtherDisplay
-	testStream   = receivertest.Stream
-	otherStream  = receivertest.OtherStream
-)
-
-var (
-	testOnboardedAt = receivertest.OnboardedAt
-
-	readTestdata = receivertest.ReadTestdata
-	historyBody  = receivertest.HistoryBody
-	chunk        = receivertest.Chunk
-	thread       = receivertest.Thread
-	echoesBody   = receivertest.EchoesBody
-	echo         = receivertest.Echo
-	accountBody  = receivertest.AccountBody
-	itoa         = strconv.Itoa
-
-	coexNumber      = receivertest.CoexNumber
-	newObjectReader = receivertest.NewObjectReader
-	objKey          = receivertest.ObjKey
 )
 
 type objectReader = receivertest.ObjectReader
@@ -54,25 +22,25 @@ type objectReader = receivertest.ObjectReader
 // only its exported API is reachable, so this one runs Start until every record delivered
 // has been applied.
 
-// shopTarget and otherTarget are the numbers coexNumber(testNS, "shop") and "shop-two" as
+// shopTarget and otherTarget are the numbers receivertest.CoexNumber(receivertest.NS, "shop") and "shop-two" as
 // the dispatcher resolves them; their UIDs are the objects'.
 func shopTarget(relay bool) process.Target {
-	return process.Target{Namespace: testNS, Name: "shop", UID: "uid-shop", PhoneNumberID: testPhoneID, WABAID: testWABA,
-		DisplayPhoneNumber: testDisplay, OnboardedAt: testOnboardedAt, Relay: relay}
+	return process.Target{Namespace: receivertest.NS, Name: "shop", UID: "uid-shop", PhoneNumberID: receivertest.PhoneID, WABAID: receivertest.WABA,
+		DisplayPhoneNumber: receivertest.Display, OnboardedAt: receivertest.OnboardedAt, Relay: relay}
 }
 
 func otherTarget(relay bool) process.Target {
-	return process.Target{Namespace: testNS, Name: "shop-two", UID: "uid-shop-two", PhoneNumberID: otherPhoneID, WABAID: testWABA,
-		DisplayPhoneNumber: otherDisplay, OnboardedAt: testOnboardedAt, Relay: relay}
+	return process.Target{Namespace: receivertest.NS, Name: "shop-two", UID: "uid-shop-two", PhoneNumberID: receivertest.OtherPhoneID, WABAID: receivertest.WABA,
+		DisplayPhoneNumber: receivertest.OtherDisplay, OnboardedAt: receivertest.OnboardedAt, Relay: relay}
 }
 
-// fakeResolver is a process.Resolver of the MetaApp testNS/testApp over fixed numbers.
+// fakeResolver is a process.Resolver of the MetaApp receivertest.NS/App over fixed numbers.
 type fakeResolver struct{ targets []process.Target }
 
 func newResolver(targets ...process.Target) *fakeResolver { return &fakeResolver{targets: targets} }
 
 func (r *fakeResolver) ByPhoneNumberID(ns, app, phoneNumberID string) (process.Target, bool, error) {
-	if ns != testNS || app != testApp {
+	if ns != receivertest.NS || app != receivertest.App {
 		return process.Target{}, false, nil
 	}
 	for _, t := range r.targets {
@@ -84,7 +52,7 @@ func (r *fakeResolver) ByPhoneNumberID(ns, app, phoneNumberID string) (process.T
 }
 
 func (r *fakeResolver) ByWABA(ns, app, wabaID string) ([]process.Target, error) {
-	if ns != testNS || app != testApp {
+	if ns != receivertest.NS || app != receivertest.App {
 		return nil, nil
 	}
 	var out []process.Target
@@ -120,13 +88,13 @@ func newHarness(t *testing.T, resolver process.Resolver) *harness {
 	return h
 }
 
-// deliverAndDrain spools bodies as webhooks of testNS/testApp, one second apart, and applies
+// deliverAndDrain spools bodies as webhooks of receivertest.NS/App, one second apart, and applies
 // them, each in its own batch.
 func (h *harness) deliverAndDrain(bodies ...[]byte) {
 	h.t.Helper()
 	for _, b := range bodies {
 		h.clk.Advance(time.Second)
-		rec := &store.Record{Namespace: testNS, App: testApp, ReceivedAt: h.clk.Now(), Body: b}
+		rec := &store.Record{Namespace: receivertest.NS, App: receivertest.App, ReceivedAt: h.clk.Now(), Body: b}
 		if err := h.store.Append(context.Background(), rec); err != nil {
 			h.t.Fatalf("spool append: %v", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
+	"github.com/coex-operator/coex-operator/internal/receiver/internal/receivertest"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
@@ -29,10 +30,10 @@ func putCounts(t *testing.T, s store.Store, stream string, c store.NumberCounts)
 	}
 }
 
-// showing returns testNS/shop with the receiver's fields of its status as the receiver
+// showing returns receivertest.NS/shop with the receiver's fields of its status as the receiver
 // wrote them from shown, beside the reconcilers' fields.
 func showing(shown store.NumberCounts) *v1.CoexNumber {
-	n := coexNumber(testNS, "shop")
+	n := receivertest.CoexNumber(receivertest.NS, "shop")
 	st := applyStatus(n, shown).Status
 	if st.History != nil {
 		st.History.SyncRequestRecord = n.Status.History.SyncRequestRecord
@@ -119,12 +120,12 @@ func TestStatusWriterNeverGoesBackwards(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newStatusFixture(t)
 			obj := showing(tc.shown)
-			f.reader.Objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
-			putCounts(t, f.h.store, testStream, tc.state)
-			f.w.Mark([]string{testStream}, nil)
+			f.reader.Objs[receivertest.ObjKey(obj, types.NamespacedName{Namespace: receivertest.NS, Name: "shop"})] = obj
+			putCounts(t, f.h.store, receivertest.Stream, tc.state)
+			f.w.Mark([]string{receivertest.Stream}, nil)
 			f.w.Flush(context.Background())
 
-			ps := f.patchesFor(testStream)
+			ps := f.patchesFor(receivertest.Stream)
 			if tc.want == nil {
 				if len(ps) != 0 {
 					t.Fatalf("the object already shows at least the state's counts, yet the receiver applied %s", ps[0].body)
@@ -154,17 +155,17 @@ func TestStatusWriterNeverGoesBackwards(t *testing.T) {
 func TestStatusWriterWithAnEmptyStateErasesNothing(t *testing.T) {
 	f := newStatusFixture(t)
 	obj := showing(synced)
-	f.reader.Objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
+	f.reader.Objs[receivertest.ObjKey(obj, types.NamespacedName{Namespace: receivertest.NS, Name: "shop"})] = obj
 	w := NewStatusWriter(Options{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.Start(ctx) }()
-	w.Mark([]string{testStream}, nil)
+	w.Mark([]string{receivertest.Stream}, nil)
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if ps := f.patchesFor(testStream); len(ps) != 0 {
+	if ps := f.patchesFor(receivertest.Stream); len(ps) != 0 {
 		t.Fatalf("with nothing in its state the receiver applied %s, which removes what the object shows", ps[0].body)
 	}
 }

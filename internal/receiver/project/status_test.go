@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	v1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/coexstatus"
+	"github.com/coex-operator/coex-operator/internal/receiver/internal/receivertest"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
@@ -93,7 +95,7 @@ func TestReceiverConditions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			n := coexNumber(testNS, "shop")
+			n := receivertest.CoexNumber(receivertest.NS, "shop")
 			conds := receiverConditions(n, tc.counts)
 			for _, c := range conds {
 				if c.Type != v1.ConditionHistorySynced && c.Type != v1.ConditionOffboarded {
@@ -136,7 +138,7 @@ func TestReceiverConditions(t *testing.T) {
 }
 
 func TestApplyStatusFields(t *testing.T) {
-	n := coexNumber(testNS, "shop")
+	n := receivertest.CoexNumber(receivertest.NS, "shop")
 	c := store.NumberCounts{
 		HistoryPhase: ptr(int32(2)), Chunks: 9, Progress: 100, Threads: 5, Messages: 120, MediaFollows: 3,
 		FinalChunkSeen: true, HistoryStartedAt: tp(1_745_000_100), CompletedAt: ptr(time.Unix(1_745_003_700, 999_000_000)),
@@ -148,7 +150,7 @@ func TestApplyStatusFields(t *testing.T) {
 		OffboardedSince: tp(1_746_000_000),
 	}
 	a := applyStatus(n, c)
-	if a.APIVersion != "whatsapp.coex.dev/v1alpha1" || a.Kind != "CoexNumber" || a.Metadata.Name != "shop" || a.Metadata.Namespace != testNS {
+	if a.APIVersion != "whatsapp.coex.dev/v1alpha1" || a.Kind != "CoexNumber" || a.Metadata.Name != "shop" || a.Metadata.Namespace != receivertest.NS {
 		t.Errorf("apply object = %s %s %+v", a.APIVersion, a.Kind, a.Metadata)
 	}
 	st := a.Status
@@ -212,7 +214,7 @@ func TestApplyBodyHoldsOnlyReceiverFields(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			body, err := json.Marshal(applyStatus(coexNumber(testNS, "shop"), c))
+			body, err := json.Marshal(applyStatus(receivertest.CoexNumber(receivertest.NS, "shop"), c))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -268,10 +270,10 @@ func checkOwnedKeys(t *testing.T, path string, obj map[string]any) {
 
 func TestStatusFromDispatchedWebhooks(t *testing.T) {
 	h := newHarness(t, newResolver(shopTarget(false)))
-	n := coexNumber(testNS, "shop")
-	status := func() v1.CoexNumberStatus { return applyStatus(n, h.counts(testStream)).Status }
+	n := receivertest.CoexNumber(receivertest.NS, "shop")
+	status := func() v1.CoexNumberStatus { return applyStatus(n, h.counts(receivertest.Stream)).Status }
 
-	h.deliverAndDrain(historyBody(t, testPhoneID, 1, chunk(0, 2, 100, thread("u1", "m1"))))
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(0, 2, 100, receivertest.Thread("u1", "m1"))))
 	st := status()
 	if c := condition(st.Conditions, v1.ConditionHistorySynced); c == nil || c.Status != metav1.ConditionFalse ||
 		c.Reason != coexstatus.ReasonHistoryInProgress {
@@ -281,7 +283,7 @@ func TestStatusFromDispatchedWebhooks(t *testing.T) {
 		t.Errorf("history = %+v, want progress 100 and no completedAt", st.History)
 	}
 
-	h.deliverAndDrain(historyBody(t, testPhoneID, 2, chunk(0, 1, 50, thread("u2", "m2"))))
+	h.deliverAndDrain(receivertest.HistoryBody(t, receivertest.PhoneID, 2, receivertest.Chunk(0, 1, 50, receivertest.Thread("u2", "m2"))))
 	filledAt := h.clk.Now()
 	st = status()
 	if c := condition(st.Conditions, v1.ConditionHistorySynced); c == nil || c.Status != metav1.ConditionTrue ||
@@ -292,14 +294,14 @@ func TestStatusFromDispatchedWebhooks(t *testing.T) {
 		t.Errorf("history = %+v", st.History)
 	}
 
-	h.deliverAndDrain(readTestdata(t, "account_partner_removed_disconnection.json"))
+	h.deliverAndDrain(receivertest.ReadTestdata(t, "account_partner_removed_disconnection.json"))
 	st = status()
 	c := condition(st.Conditions, v1.ConditionOffboarded)
 	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonPartnerRemoved ||
 		!strings.Contains(c.Message, "PRIMARY_INACTIVITY") || !strings.Contains(c.Message, "SYSTEM") {
 		t.Errorf("Offboarded = %+v, want True/PartnerRemoved naming the reason and who", c)
 	}
-	h.deliverAndDrain(accountBody(t, testWABA, 1739300000, webhook.AccountUpdateValue{Event: webhook.EventAccountReconnected}))
+	h.deliverAndDrain(receivertest.AccountBody(t, receivertest.WABA, 1739300000, webhook.AccountUpdateValue{Event: webhook.EventAccountReconnected}))
 	if c := condition(status().Conditions, v1.ConditionOffboarded); c == nil || c.Status != metav1.ConditionFalse || c.Reason != ReasonReconnected {
 		t.Errorf("after ACCOUNT_RECONNECTED Offboarded = %+v, want False/Reconnected", c)
 	}
@@ -379,7 +381,7 @@ type statusFixture struct {
 
 func newStatusFixture(t *testing.T) *statusFixture {
 	h := newHarness(t, newResolver(shopTarget(false), otherTarget(false)))
-	f := &statusFixture{h: h, reader: newObjectReader(coexNumber(testNS, "shop"), coexNumber(testNS, "shop-two")),
+	f := &statusFixture{h: h, reader: receivertest.NewObjectReader(receivertest.CoexNumber(receivertest.NS, "shop"), receivertest.CoexNumber(receivertest.NS, "shop-two")),
 		rec: &applyRecorder{}, events: events.NewFakeRecorder(16), metrics: NewMetrics(nil)}
 	f.w = NewStatusWriter(Options{Client: f.rec, Reader: f.reader, Store: h.store, Events: f.events,
 		Metrics: f.metrics, Workers: 2})
@@ -401,7 +403,7 @@ func TestStatusWriterAppliesCoalescedWithItsFieldOwner(t *testing.T) {
 	f := newStatusFixture(t)
 	// Many webhooks for one number before a flush: one write with the latest counts.
 	for i := range 5 {
-		f.h.deliverAndDrain(echoesBody(t, testPhoneID, int64(i), echo("e"+itoa(i), "u", 1_750_000_000+int64(i))))
+		f.h.deliverAndDrain(receivertest.EchoesBody(t, receivertest.PhoneID, int64(i), receivertest.Echo("e"+strconv.Itoa(i), "u", 1_750_000_000+int64(i))))
 	}
 	if f.w.Pending() != 1 {
 		t.Fatalf("Pending = %d, want 1", f.w.Pending())
@@ -412,8 +414,8 @@ func TestStatusWriterAppliesCoalescedWithItsFieldOwner(t *testing.T) {
 		t.Fatalf("%d patches, want 1", len(ps))
 	}
 	p := ps[0]
-	if p.key != testStream || p.patchType != types.ApplyPatchType {
-		t.Errorf("patch %s of type %s, want an apply of %s", p.key, p.patchType, testStream)
+	if p.key != receivertest.Stream || p.patchType != types.ApplyPatchType {
+		t.Errorf("patch %s of type %s, want an apply of %s", p.key, p.patchType, receivertest.Stream)
 	}
 	if p.opts.FieldManager != FieldOwner || p.opts.Force == nil || !*p.opts.Force {
 		t.Errorf("field manager %q force %v, want %q forced", p.opts.FieldManager, p.opts.Force, FieldOwner)
@@ -438,11 +440,11 @@ func TestStatusWriterAppliesCoalescedWithItsFieldOwner(t *testing.T) {
 	}
 	// The cache catches up with the write; marked again with unchanged counts (a duplicate
 	// webhook), the status already holds them and nothing is sent.
-	key := objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "shop"})
+	key := receivertest.ObjKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: receivertest.NS, Name: "shop"})
 	cur := f.reader.Objs[key].(*v1.CoexNumber).DeepCopy()
 	cur.Status = body.Status
 	f.reader.Objs[key] = cur
-	f.w.Mark([]string{testStream}, nil)
+	f.w.Mark([]string{receivertest.Stream}, nil)
 	f.w.Flush(context.Background())
 	if n := len(f.rec.recorded()); n != 1 {
 		t.Errorf("%d patches after a no-op mark, want still 1", n)
@@ -451,7 +453,7 @@ func TestStatusWriterAppliesCoalescedWithItsFieldOwner(t *testing.T) {
 
 func TestStatusWriterRetriesAFailedWrite(t *testing.T) {
 	f := newStatusFixture(t)
-	f.h.deliverAndDrain(readTestdata(t, "unsupported.json"))
+	f.h.deliverAndDrain(receivertest.ReadTestdata(t, "unsupported.json"))
 	f.rec.setFail(errors.New("conflict"))
 	f.w.Flush(context.Background())
 	if f.w.Pending() != 1 {
@@ -467,7 +469,7 @@ func TestStatusWriterRetriesAFailedWrite(t *testing.T) {
 	}
 	f.rec.setFail(nil)
 	f.w.Flush(context.Background())
-	if ps := f.patchesFor(testStream); len(ps) != 1 {
+	if ps := f.patchesFor(receivertest.Stream); len(ps) != 1 {
 		t.Fatalf("%d patches after the retry, want 1", len(ps))
 	}
 	// The 131060 warning kept for the retry is raised once, after the write.
@@ -488,8 +490,8 @@ func TestStatusWriterRetriesAFailedWrite(t *testing.T) {
 
 func TestStatusWriterSkipsDeletedNumbers(t *testing.T) {
 	f := newStatusFixture(t)
-	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
-	delete(f.reader.Objs, objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "shop"}))
+	f.h.deliverAndDrain(receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u", 1_750_000_000)))
+	delete(f.reader.Objs, receivertest.ObjKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: receivertest.NS, Name: "shop"}))
 	f.w.Flush(context.Background())
 	if n := len(f.rec.recorded()); n != 0 || f.w.Pending() != 0 {
 		t.Errorf("%d patches, %d pending for a deleted number; want none", n, f.w.Pending())
@@ -499,20 +501,20 @@ func TestStatusWriterSkipsDeletedNumbers(t *testing.T) {
 func TestStatusWriterWritesEachMarkedNumber(t *testing.T) {
 	f := newStatusFixture(t)
 	f.h.deliverAndDrain(
-		echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)),
-		echoesBody(t, otherPhoneID, 2, echo("e2", "u", 1_750_000_000)),
+		receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u", 1_750_000_000)),
+		receivertest.EchoesBody(t, receivertest.OtherPhoneID, 2, receivertest.Echo("e2", "u", 1_750_000_000)),
 	)
 	f.w.Flush(context.Background())
-	for _, s := range []string{testStream, otherStream} {
+	for _, s := range []string{receivertest.Stream, receivertest.OtherStream} {
 		if n := len(f.patchesFor(s)); n != 1 {
 			t.Errorf("%s: %d patches, want 1", s, n)
 		}
 	}
 	// Numbers with no counts (never heard of) are not written.
-	f.w.Mark([]string{testNS + "/silent"}, nil)
-	f.reader.Objs[objKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: testNS, Name: "silent"})] = coexNumber(testNS, "silent")
+	f.w.Mark([]string{receivertest.NS + "/silent"}, nil)
+	f.reader.Objs[receivertest.ObjKey(&v1.CoexNumber{}, types.NamespacedName{Namespace: receivertest.NS, Name: "silent"})] = receivertest.CoexNumber(receivertest.NS, "silent")
 	f.w.Flush(context.Background())
-	if n := len(f.patchesFor(testNS + "/silent")); n != 0 {
+	if n := len(f.patchesFor(receivertest.NS + "/silent")); n != 0 {
 		t.Errorf("%d patches for a number without counts", n)
 	}
 }
@@ -537,27 +539,27 @@ func TestStatusWriterNeverWritesAPredecessorsCounts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newStatusFixture(t)
 			f.h.deliverAndDrain(
-				historyBody(t, testPhoneID, 1, chunk(2, 1, 100, thread("u1", "m1"))),
-				echoesBody(t, testPhoneID, 2, echo("e1", "u", 1_750_000_000)),
-				readTestdata(t, "account_partner_removed_disconnection.json"),
-				readTestdata(t, "unsupported.json"),
+				receivertest.HistoryBody(t, receivertest.PhoneID, 1, receivertest.Chunk(2, 1, 100, receivertest.Thread("u1", "m1"))),
+				receivertest.EchoesBody(t, receivertest.PhoneID, 2, receivertest.Echo("e1", "u", 1_750_000_000)),
+				receivertest.ReadTestdata(t, "account_partner_removed_disconnection.json"),
+				receivertest.ReadTestdata(t, "unsupported.json"),
 			)
 			if tc.unstamped {
-				c := f.h.counts(testStream)
+				c := f.h.counts(receivertest.Stream)
 				c.UID = ""
-				putCounts(t, f.h.store, testStream, c)
+				putCounts(t, f.h.store, receivertest.Stream, c)
 			}
-			obj := coexNumber(testNS, "shop")
+			obj := receivertest.CoexNumber(receivertest.NS, "shop")
 			obj.UID, obj.Status = tc.uid, v1.CoexNumberStatus{}
-			f.reader.Objs[objKey(obj, types.NamespacedName{Namespace: testNS, Name: "shop"})] = obj
-			f.w.Mark([]string{testStream}, map[string]int{testStream: 1})
+			f.reader.Objs[receivertest.ObjKey(obj, types.NamespacedName{Namespace: receivertest.NS, Name: "shop"})] = obj
+			f.w.Mark([]string{receivertest.Stream}, map[string]int{receivertest.Stream: 1})
 			f.w.Flush(context.Background())
 
-			ps := f.patchesFor(testStream)
+			ps := f.patchesFor(receivertest.Stream)
 			if !tc.wantWrite {
 				if len(ps) != 0 {
 					t.Fatalf("counts recorded for UID %q were applied to the CoexNumber with UID %q: %s",
-						f.h.counts(testStream).UID, tc.uid, ps[0].body)
+						f.h.counts(receivertest.Stream).UID, tc.uid, ps[0].body)
 				}
 				select {
 				case e := <-f.events.Events:
@@ -584,12 +586,12 @@ func TestStatusWriterStartFlushesOnStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- f.w.Start(ctx) }()
-	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
+	f.h.deliverAndDrain(receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u", 1_750_000_000)))
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if n := len(f.patchesFor(testStream)); n != 1 {
+	if n := len(f.patchesFor(receivertest.Stream)); n != 1 {
 		t.Errorf("%d patches after stop, want 1 (the last flush)", n)
 	}
 }
@@ -598,7 +600,7 @@ func TestStatusWriterStartFlushesOnStop(t *testing.T) {
 // write are written by the next one, which starts by checking every number it has counts for.
 func TestStatusWriterCatchesUpAfterACrash(t *testing.T) {
 	f := newStatusFixture(t)
-	f.h.deliverAndDrain(echoesBody(t, testPhoneID, 1, echo("e1", "u", 1_750_000_000)))
+	f.h.deliverAndDrain(receivertest.EchoesBody(t, receivertest.PhoneID, 1, receivertest.Echo("e1", "u", 1_750_000_000)))
 	// The receiver dies here: the mark was in memory. A new writer over the same state:
 	next := NewStatusWriter(Options{Client: f.rec, Reader: f.reader, Store: f.h.store, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -608,11 +610,11 @@ func TestStatusWriterCatchesUpAfterACrash(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	ps := f.patchesFor(testStream)
+	ps := f.patchesFor(receivertest.Stream)
 	if len(ps) != 1 || !strings.Contains(string(ps[0].body), `"echoes":{"count":1`) {
 		t.Fatalf("patches after the restart: %d, want one with the echo count", len(ps))
 	}
-	if n := len(f.patchesFor(testNS + "/shop-two")); n != 0 {
+	if n := len(f.patchesFor(receivertest.NS + "/shop-two")); n != 0 {
 		t.Errorf("%d patches for a number without counts", n)
 	}
 }
