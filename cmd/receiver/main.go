@@ -117,7 +117,6 @@ func run(cfg receiver.Config, sf storeFlags, metricsAddr, probeAddr string) erro
 	}
 	r, err := receiver.Add(mgr, cfg)
 	if err != nil {
-		_ = cfg.Store.Close()
 		return err
 	}
 	defer r.Close()

@@ -58,15 +58,21 @@ type Receiver struct {
 }
 
 // Add opens the store (unless cfg brings one) and adds the webhook server, the dispatcher, the
-// status writer and the relay to mgr. Close the Receiver after mgr.Start returns.
+// status writer and the relay to mgr. Close the Receiver after mgr.Start returns. Add owns
+// cfg.Store: it closes it when it fails.
 func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	// The certificate first: a receiver that cannot serve its webhooks must not start.
 	certs, err := ingest.NewCertWatcher(cfg.TLSCertFile, cfg.TLSKeyFile)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if err = IndexFields(context.Background(), mgr.GetFieldIndexer()); err != nil {
+			err = fmt.Errorf("index CoexNumbers: %w", err)
+		}
 	}
-	if err := IndexFields(context.Background(), mgr.GetFieldIndexer()); err != nil {
-		return nil, fmt.Errorf("index CoexNumbers: %w", err)
+	if err != nil {
+		if cfg.Store != nil {
+			_ = cfg.Store.Close()
+		}
+		return nil, err
 	}
 	st := cfg.Store
 	if st == nil {

@@ -107,7 +107,7 @@ func TestHistoryRedeliveryCountsOnce(t *testing.T) {
 				t.Errorf("duplicates_total = %v, want %v", got, tc.wantDup)
 			}
 			if h.d.AppliedRecords() != 2 {
-				t.Errorf("AppliedSeq = %d, want 2", h.d.AppliedRecords())
+				t.Errorf("AppliedRecords = %d, want 2", h.d.AppliedRecords())
 			}
 		})
 	}
@@ -682,7 +682,7 @@ func TestUnreadableOrUnmatchedBecomeDeadLetters(t *testing.T) {
 			h.deliver(good) // the record after it is applied all the same
 			h.drain()
 			if h.d.AppliedRecords() != 2 {
-				t.Fatalf("AppliedSeq = %d, want 2", h.d.AppliedRecords())
+				t.Fatalf("AppliedRecords = %d, want 2", h.d.AppliedRecords())
 			}
 			dl := h.deadLetters()
 			if len(dl) != 1 {
@@ -734,7 +734,7 @@ func TestUnknownFieldIsSkippedNotDeadLettered(t *testing.T) {
 		t.Errorf("dead letters = %+v, want none: an unknown field is not a fault", dl)
 	}
 	if h.d.AppliedRecords() != 1 {
-		t.Errorf("AppliedSeq = %d, want 1", h.d.AppliedRecords())
+		t.Errorf("AppliedRecords = %d, want 1", h.d.AppliedRecords())
 	}
 	if got := testutil.ToFloat64(h.metrics.Changes.WithLabelValues("message_template_status_update", resultUnknown)); got != 1 {
 		t.Errorf("changes_total{unknown_field} = %v, want 1", got)
@@ -1115,7 +1115,7 @@ func TestLongThreadIDDoesNotWedgeTheDispatcher(t *testing.T) {
 			". Fix: key it with idKey('t', th.ID) like the message ids.")
 	}
 	if h.d.AppliedRecords() != 1 {
-		t.Errorf("AppliedSeq = %d, want 1", h.d.AppliedRecords())
+		t.Errorf("AppliedRecords = %d, want 1", h.d.AppliedRecords())
 	}
 }
 
@@ -1148,7 +1148,7 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 			continue
 		}
 		if h.d.AppliedRecords() != 1 {
-			t.Errorf("%s: AppliedSeq = %d, want 1", tc.name, h.d.AppliedRecords())
+			t.Errorf("%s: AppliedRecords = %d, want 1", tc.name, h.d.AppliedRecords())
 		}
 		// What was stored must read back: the relay's tenant decodes these events.
 		items, err := peekAll(h.store, receivertest.Stream)
@@ -1178,7 +1178,7 @@ func TestOutOfRangeTimestampDoesNotWedgeTheDispatcher(t *testing.T) {
 
 // FuzzApplyRecord feeds arbitrary bodies through the dispatcher, as if Meta had signed them:
 // whatever the bytes, the record is applied or kept as a dead letter, never an error that
-// would stop the dispatcher, and AppliedSeq moves past it.
+// would stop the dispatcher, and AppliedRecords counts it.
 func FuzzApplyRecord(f *testing.F) {
 	seeds, err := filepath.Glob(filepath.Join(receivertest.TestdataDir, "*.json"))
 	if err != nil || len(seeds) == 0 {

@@ -28,6 +28,16 @@ var instance atomic.Int64
 
 // openTest opens a store under an application_name of its own, which crash() uses to kill
 // exactly its connections.
+// twoReceivers opens two stores on a new database, as two receivers would, closed when the
+// test ends.
+func twoReceivers(t *testing.T) (dsn string, s1, s2 *Store) {
+	t.Helper()
+	dsn = pgtest.Shared(t).NewDatabase(t)
+	s1, s2 = openTest(t, dsn), openTest(t, dsn)
+	t.Cleanup(func() { _ = s1.Close(); _ = s2.Close() })
+	return dsn, s1, s2
+}
+
 func openTest(t testing.TB, dsn string, opts ...func(*Options)) *Store {
 	t.Helper()
 	o := Options{DSN: dsn, MaxConns: 10, Logger: logr.Discard(),
@@ -395,11 +405,8 @@ SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a ON a
 // it returns only.
 func TestClaimSkipsHeldAppAndLocksOnlyItsOwn(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Shared(t).NewDatabase(t)
+	dsn, s1, s2 := twoReceivers(t)
 	ctx := ctxT(t)
-	s1, s2 := openTest(t, dsn), openTest(t, dsn)
-	defer s1.Close()
-	defer s2.Close()
 	for _, app := range []string{"a", "a", "b", "c"} {
 		if err := s1.Append(ctx, rec(app, app)); err != nil {
 			t.Fatal(err)
@@ -424,11 +431,8 @@ func TestClaimSkipsHeldAppAndLocksOnlyItsOwn(t *testing.T) {
 // another instance never gets in between.
 func TestPipelinedClaimKeepsTheApp(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Shared(t).NewDatabase(t)
+	_, s1, s2 := twoReceivers(t)
 	ctx := ctxT(t)
-	s1, s2 := openTest(t, dsn), openTest(t, dsn)
-	defer s1.Close()
-	defer s2.Close()
 	for i := range 6 {
 		if err := s1.Append(ctx, rec("a", fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
