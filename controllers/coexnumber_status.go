@@ -105,23 +105,34 @@ func putReconcilerFields(dst, mine *v1.CoexNumber) {
 	d.Credentials = m.Credentials
 	d.Subscription = m.Subscription
 	d.LastHandledReconcileAt = m.LastHandledReconcileAt
-	if m.Contacts != nil {
-		if d.Contacts == nil {
-			d.Contacts = &v1.ContactsSyncStatus{}
+	// A sync whose outcome the API server's copy has recorded and mine has not: mine was
+	// computed from an older view. The record and the condition that describes it are kept
+	// together, as the API server has them; mine would say "asking once more" beside a
+	// requestedAt, and nothing would ever correct it (a recorded sync is not looked at again).
+	keep := map[string]bool{}
+	for _, s := range oneShots {
+		if !hasRecord(m, s) {
+			continue
 		}
-		d.Contacts.SyncRequestRecord = mergeRecord(d.Contacts.SyncRequestRecord, m.Contacts.SyncRequestRecord)
-	}
-	if m.History != nil {
-		if d.History == nil {
-			d.History = &v1.HistorySyncStatus{}
+		theirs, mine := s.record(d), s.record(m)
+		if mine.RequestedAt == nil && theirs.RequestedAt != nil {
+			keep[s.condition] = true
 		}
-		d.History.SyncRequestRecord = mergeRecord(d.History.SyncRequestRecord, m.History.SyncRequestRecord)
+		*theirs = mergeRecord(*theirs, *mine)
 	}
 	for _, c := range m.Conditions {
-		if !receiverConditions[c.Type] && !summaryConditions[c.Type] {
+		if !receiverConditions[c.Type] && !summaryConditions[c.Type] && !keep[c.Type] {
 			meta.SetStatusCondition(&d.Conditions, c)
 		}
 	}
+}
+
+// hasRecord reports whether st holds a record of s (record creates one).
+func hasRecord(st *v1.CoexNumberStatus, s oneShot) bool {
+	if s.condition == v1.ConditionContactsSyncRequested {
+		return st.Contacts != nil
+	}
+	return st.History != nil
 }
 
 // mergeRecord is mine, except that a recorded outcome is never taken back: the API server's
