@@ -161,8 +161,7 @@ func (d *Dispatcher) step(ctx context.Context) (int, error) {
 	var touched []string
 	dups, dead := 0, 0
 	err := b.b.Apply(ctx, func(tx store.Tx) error {
-		// A store may run this more than once (store.Batch.Apply): start from nothing.
-		stats, dups, dead = newDispatchStats(), 0, 0
+		stats = newDispatchStats()
 		for i, rec := range recs {
 			dup, isDead, err := d.applyRecord(tx, rec, parsed[i], stats)
 			if err != nil {

@@ -78,10 +78,9 @@ type HeaderedInbox interface {
 type Batch interface {
 	Records() []Record
 	// Apply runs fn in one transaction that also removes the records from the inbox, and
-	// commits it: all of fn's effects and the removal, or none. A store may run fn more than
-	// once before it commits (the effects of earlier runs undone), so fn must act only
-	// through its Tx and start from nothing. After an error the caller releases the batch
-	// (and any claimed after it) and claims again.
+	// commits it: all of fn's effects and the removal, or none. fn runs once and acts only
+	// through its Tx. After an error the caller releases the batch (and any claimed after
+	// it) and claims again.
 	Apply(ctx context.Context, fn func(Tx) error) error
 	// Release gives the records back unapplied (another receiver, or a later claim, takes
 	// them). It is a no-op after Apply.

@@ -76,63 +76,24 @@ func (b *batch) Apply(ctx context.Context, fn func(store.Tx) error) error {
 			return s.closedErr(s.check(fmt.Errorf("waiting for the lock of %s/%s: %w", b.key.namespace, b.key.app, err)))
 		}
 	}
-	t, err := b.run(ctx, fn)
-	if err != nil {
+	t := newTx(ctx, b.tx, s.seen)
+	if err := fn(t); err != nil {
+		t.end(false)
 		b.finish(false)
 		return err
 	}
 	if err := t.commit(b.seqs); err != nil {
+		t.end(false)
 		b.finish(false)
 		return s.closedErr(s.check(fmt.Errorf("applying records %d-%d: %w", b.seqs[0], b.lastSeq(), err)))
 	}
+	t.end(true)
 	b.finish(true)
 	if t.emitted {
 		signal(s.emitted)
 		s.notifyOutbox()
 	}
 	return nil
-}
-
-// maxRuns bounds how often fn runs for one batch. A second run knows every key the first
-// took as new but found stored; a third is only needed when the second took new keys of its
-// own that were stored too, which only a different path through the records can do.
-const maxRuns = 4
-
-// run runs fn until the item keys it took as new really were (see pgTx), each run after the
-// first from a savepoint taken before fn, knowing the keys the runs before found stored.
-func (b *batch) run(ctx context.Context, fn func(store.Tx) error) (*pgTx, error) {
-	if _, err := b.tx.Exec(ctx, "SAVEPOINT apply"); err != nil {
-		return nil, b.s.closedErr(b.s.check(fmt.Errorf("savepoint: %w", err)))
-	}
-	rollback := func() error {
-		if _, err := b.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT apply"); err != nil {
-			return b.s.closedErr(b.s.check(fmt.Errorf("rollback to savepoint: %w", err)))
-		}
-		return nil
-	}
-	known := map[string]map[string]struct{}{}
-	for range maxRuns {
-		t := newTx(ctx, b.tx, known)
-		if err := fn(t); err != nil {
-			return nil, err
-		}
-		stored, err := t.flushSeen(rollback)
-		if err != nil {
-			return nil, b.s.closedErr(b.s.check(err))
-		}
-		if len(stored) == 0 {
-			return t, nil
-		}
-		for s, keys := range stored {
-			if known[s] == nil {
-				known[s] = map[string]struct{}{}
-			}
-			for k := range keys {
-				known[s][k] = struct{}{}
-			}
-		}
-	}
-	return nil, fmt.Errorf("records %d-%d: item keys still found stored after %d runs", b.seqs[0], b.lastSeq(), maxRuns)
 }
 
 // Release implements store.Batch.

@@ -22,12 +22,20 @@
 //   - One relay per stream: a Lease is a session pg_try_advisory_lock on a pooled connection
 //     kept until Release; Peek and Ack run on that connection, so they fail rather than run
 //     unlocked once it is gone.
+//   - Per-item de-duplication without a row per item: a transaction stores a stream's new
+//     item keys as one seen_sets row, and a receiver keeps the streams it applied lately in
+//     memory, used only while their seen_version (raised by every change, under the numbers
+//     row lock) is the one it read (see seen.go). Events go to the outbox in runs of up to
+//     256 per row, lz4-compressed where the server has lz4.
 //   - Failover: multi-host DSNs with target_session_attrs=read-write pick the primary;
 //     broken connections are dropped by the pool, a read-only error (a demoted primary)
 //     resets it, and Append retries what certainly or harmlessly failed (a duplicate body is
 //     dropped by its payload hash when applied).
 //
 // The schema is versioned (migrations/NNNN_*.sql, embedded) and migrated at Open under an
-// advisory transaction lock, so receivers starting together are safe. Migrations must stay
-// compatible with the previous release, which may still run during a rolling update.
+// advisory transaction lock, so receivers starting together are safe. The previous release may
+// still run during a rolling update: a migration must either stay compatible with it or make
+// it fail safely. 0003 replaced the tables seen and outbox, so a receiver older than it, on a
+// migrated database, fails each batch and relay attempt (rolled back, nothing half-written;
+// the newer receivers apply them) while it still accepts webhooks.
 package postgres

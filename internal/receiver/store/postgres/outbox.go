@@ -36,7 +36,8 @@ SELECT stream FROM st WHERE stream IS NOT NULL`)
 // OutboxDepth implements store.Outbox.
 func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM outbox").Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(o.seq - greatest(o.first_seq - 1, s.acked)), 0)
+FROM outbox o JOIN outbox_streams s ON s.stream = o.stream WHERE o.seq > s.acked`).Scan(&n)
 	return n, s.closedErr(s.check(err))
 }
 
@@ -91,16 +92,24 @@ func (l *lease) Peek(ctx context.Context, max int) ([]store.OutboxItem, error) {
 	if l.conn == nil {
 		return nil, errLeaseReleased
 	}
-	rows, err := l.conn.Query(ctx, `SELECT seq, event FROM outbox WHERE stream = $1 ORDER BY seq LIMIT $2`, l.stream, max)
+	// The rows holding the events after acked, up to max of them: seqs have no gaps (see
+	// outbox_streams), so those are the rows starting at or before acked+max.
+	rows, err := l.conn.Query(ctx, `SELECT o.first_seq, o.events, s.acked FROM outbox_streams s
+JOIN outbox o ON o.stream = s.stream AND o.seq > s.acked AND o.first_seq <= s.acked + $2
+WHERE s.stream = $1 ORDER BY o.seq`, l.stream, max)
 	if err != nil {
 		return nil, l.s.check(fmt.Errorf("outbox of %s: %w", l.stream, err))
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.OutboxItem, error) {
-		var it store.OutboxItem
-		var seq int64
-		err := r.Scan(&seq, &it.Event)
-		it.Seq = uint64(seq)
-		return it, err
+	var out []store.OutboxItem
+	var first, acked int64
+	var events [][]byte
+	_, err = pgx.ForEachRow(rows, []any{&first, &events, &acked}, func() error {
+		for i, ev := range events {
+			if seq := first + int64(i); seq > acked && len(out) < max {
+				out = append(out, store.OutboxItem{Seq: uint64(seq), Event: ev})
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, l.s.check(fmt.Errorf("outbox of %s: %w", l.stream, err))
@@ -115,7 +124,9 @@ func (l *lease) Ack(ctx context.Context, seq uint64) error {
 	if l.conn == nil {
 		return errLeaseReleased
 	}
-	if _, err := l.conn.Exec(ctx, `DELETE FROM outbox WHERE stream = $1 AND seq <= $2`, l.stream, int64(seq)); err != nil {
+	// One statement, so the two agree even if the connection dies between them.
+	if _, err := l.conn.Exec(ctx, `WITH gone AS (DELETE FROM outbox WHERE stream = $1 AND seq <= $2)
+UPDATE outbox_streams SET acked = greatest(acked, least($2, last_seq)) WHERE stream = $1`, l.stream, int64(seq)); err != nil {
 		return l.s.check(fmt.Errorf("acknowledging the outbox of %s: %w", l.stream, err))
 	}
 	return nil

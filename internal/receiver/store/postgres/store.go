@@ -40,6 +40,8 @@ type Store struct {
 	// request for the app lock: a delay there must not change the order of the grants.
 	beforeLockRequest func()
 
+	seen *seenCache // the item keys of the streams applied lately
+
 	mu      sync.Mutex
 	chains  map[appKey][]*batch // outstanding batches per MetaApp, in claim order
 	batches map[*batch]struct{}
@@ -70,12 +72,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	log.Info("postgres store open", "host", cc.Host, "port", cc.Port, "fallbacks", len(cc.Fallbacks),
 		"database", cc.Database, "user", cc.User, "schemaVersion", to, "migratedFrom", from)
 	if to > latestVersion() {
-		log.Info("the database schema is newer than this receiver's; running on it (migrations are additive)",
+		log.Info("the database schema is newer than this receiver's; a newer receiver migrated it, and this one fails its batches and relays if the schema dropped what it uses (they roll back and the newer receivers do them)",
 			"schemaVersion", to, "known", latestVersion())
 	}
 	s := &Store{
 		opts: o, log: log, pool: pool,
-		appended: make(chan struct{}, 1), emitted: make(chan struct{}, 1),
+		appended: make(chan struct{}, 1), emitted: make(chan struct{}, 1), seen: newSeenCache(o.SeenCacheBytes),
 		chains: map[appKey][]*batch{}, batches: map[*batch]struct{}{}, leases: map[*lease]struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -16,33 +16,41 @@ import (
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
 
-// pgTx is a batch's store.Tx. A payload hash is looked up as it comes (one per record). The
-// item keys (one per message, chunk, contact: thousands per batch) are not: FirstSeen answers
-// from memory, taking a key as new unless this transaction or an earlier run of it knows it
-// was seen, and flushSeen inserts them all in one statement. If any was already stored,
-// Apply rolls back to before fn and runs it again knowing those keys (see batch.Apply): a
-// round trip per batch instead of one per message. The writes whose results nobody reads
-// before the commit (counts, events) are kept in memory and sent at the end.
+// pgTx is a batch's store.Tx. A payload hash is looked up as it comes (one per record). Item
+// keys (one per message, chunk, contact: thousands per batch) are answered from the stream's
+// set in memory (see seenSet) and the new ones stored as one row per stream at the commit.
+// The writes whose results nobody reads before the commit (counts, events) are kept in memory
+// and sent at the end too.
 type pgTx struct {
-	ctx context.Context // Apply's
-	tx  pgx.Tx
+	ctx   context.Context // Apply's
+	tx    pgx.Tx
+	cache *seenCache
 
-	bodies  map[string]struct{}            // hashes known remembered
-	seen    map[string]map[string]struct{} // stream -> keys this run takes as new
-	known   map[string]map[string]struct{} // stream -> keys stored before this transaction
-	numbers map[string]*store.NumberCounts
+	bodies  map[string]struct{} // hashes known remembered
+	streams map[string]*streamState
 	emits   map[string][][]byte
 	emitted bool
 }
 
+// streamState is what a transaction holds of one stream (a number), whose numbers row it
+// keeps locked from the first use to the end.
+type streamState struct {
+	counts  *store.NumberCounts
+	version int64 // seen_version as read under the lock
+	counted bool  // Number was asked for it: Touched reports it
+	seen    *seenSet
+	added   map[string]struct{} // keys this transaction stores
+	reset   bool                // its keys were dropped (another CoexNumber of the same name)
+}
+
+// changesSeen reports whether the commit changes the stream's sets, and so its version.
+func (st *streamState) changesSeen() bool { return st.reset || len(st.added) > 0 }
+
 var _ store.Tx = (*pgTx)(nil)
 
-func newTx(ctx context.Context, tx pgx.Tx, known map[string]map[string]struct{}) *pgTx {
-	if known == nil {
-		known = map[string]map[string]struct{}{}
-	}
-	return &pgTx{ctx: ctx, tx: tx, bodies: map[string]struct{}{}, seen: map[string]map[string]struct{}{},
-		known: known, numbers: map[string]*store.NumberCounts{}, emits: map[string][][]byte{}}
+func newTx(ctx context.Context, tx pgx.Tx, cache *seenCache) *pgTx {
+	return &pgTx{ctx: ctx, tx: tx, cache: cache, bodies: map[string]struct{}{},
+		streams: map[string]*streamState{}, emits: map[string][][]byte{}}
 }
 
 // FirstBody implements store.Tx.
@@ -58,70 +66,30 @@ func (t *pgTx) FirstBody(hash []byte, at time.Time) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
-// FirstSeen implements store.Tx, from memory (see pgTx); flushSeen checks it.
+// FirstSeen implements store.Tx, from the stream's set.
 func (t *pgTx) FirstSeen(stream string, key []byte) (bool, error) {
-	if _, ok := t.known[stream][string(key)]; ok {
+	st, err := t.stream(stream)
+	if err != nil {
+		return false, err
+	}
+	if st.seen == nil {
+		if st.seen = t.cache.take(stream, st.version); st.seen == nil {
+			if st.seen, err = loadSeen(t.ctx, t.tx, stream, st.version); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, ok := st.seen.keys[string(key)]; ok {
 		return false, nil
 	}
-	keys := t.seen[stream]
-	if _, ok := keys[string(key)]; ok {
+	if _, ok := st.added[string(key)]; ok {
 		return false, nil
 	}
-	if keys == nil {
-		keys = map[string]struct{}{}
-		t.seen[stream] = keys
+	if st.added == nil {
+		st.added = map[string]struct{}{}
 	}
-	keys[string(key)] = struct{}{}
+	st.added[string(key)] = struct{}{}
 	return true, nil
-}
-
-// flushSeen stores the keys this run took as new, in one statement. When some were stored
-// already, it returns them, read after the caller rolled back to before fn (rollback), so
-// that fn runs again knowing them.
-func (t *pgTx) flushSeen(rollback func() error) (map[string]map[string]struct{}, error) {
-	var streams []string
-	var keys [][]byte
-	for s, ks := range t.seen {
-		for k := range ks {
-			streams, keys = append(streams, s), append(keys, []byte(k))
-		}
-	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	tag, err := t.tx.Exec(t.ctx, `INSERT INTO seen (stream, key) SELECT * FROM unnest($1::text[], $2::bytea[])
-ON CONFLICT (stream, key) DO NOTHING`, streams, keys)
-	if err != nil {
-		return nil, fmt.Errorf("seen keys: %w", err)
-	}
-	if tag.RowsAffected() == int64(len(keys)) {
-		return nil, nil
-	}
-	if err := rollback(); err != nil {
-		return nil, err
-	}
-	rows, err := t.tx.Query(t.ctx, `SELECT s.stream, s.key FROM seen s
-JOIN unnest($1::text[], $2::bytea[]) AS u(stream, key) ON s.stream = u.stream AND s.key = u.key`, streams, keys)
-	if err != nil {
-		return nil, fmt.Errorf("seen keys: %w", err)
-	}
-	defer rows.Close()
-	found := map[string]map[string]struct{}{}
-	for rows.Next() {
-		var s string
-		var k []byte
-		if err := rows.Scan(&s, &k); err != nil {
-			return nil, fmt.Errorf("seen keys: %w", err)
-		}
-		if found[s] == nil {
-			found[s] = map[string]struct{}{}
-		}
-		found[s][string(k)] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("seen keys: %w", err)
-	}
-	return found, nil
 }
 
 // Number implements store.Tx. The row is locked (FOR UPDATE) until the commit: a number's
@@ -129,23 +97,21 @@ JOIN unnest($1::text[], $2::bytea[]) AS u(stream, key) ON s.stream = u.stream AN
 // CoexNumber moved to another app could otherwise be counted by two receivers at once and
 // lose one's update.
 func (t *pgTx) Number(stream, uid string) (*store.NumberCounts, error) {
-	c, ok := t.numbers[stream]
-	if !ok {
-		var err error
-		if c, err = t.loadNumber(stream); err != nil {
-			return nil, err
-		}
-		t.numbers[stream] = c
+	st, err := t.stream(stream)
+	if err != nil {
+		return nil, err
 	}
+	st.counted = true
+	c := st.counts
 	if uid != "" && c.UID != uid {
 		if c.UID != "" {
 			// Another CoexNumber of the same name: its history arrives again and is counted
 			// again. Its events still in the outbox stay.
-			if _, err := t.tx.Exec(t.ctx, `DELETE FROM seen WHERE stream = $1`, stream); err != nil {
+			if _, err := t.tx.Exec(t.ctx, `DELETE FROM seen_sets WHERE stream = $1`, stream); err != nil {
 				return nil, fmt.Errorf("dropping the seen keys of %s: %w", stream, err)
 			}
-			delete(t.seen, stream)
-			delete(t.known, stream)
+			st.seen = &seenSet{stream: stream, keys: map[string]struct{}{}}
+			st.added, st.reset = nil, true
 			*c = store.NumberCounts{}
 		}
 		c.UID = uid
@@ -153,35 +119,78 @@ func (t *pgTx) Number(stream, uid string) (*store.NumberCounts, error) {
 	return c, nil
 }
 
-func (t *pgTx) loadNumber(stream string) (*store.NumberCounts, error) {
-	const sel = `SELECT counts FROM numbers WHERE stream = $1 FOR UPDATE`
+// stream returns the transaction's state of stream, locking and reading its numbers row on
+// first use.
+func (t *pgTx) stream(stream string) (*streamState, error) {
+	if st, ok := t.streams[stream]; ok {
+		return st, nil
+	}
+	const sel = `SELECT counts, seen_version FROM numbers WHERE stream = $1 FOR UPDATE`
 	var raw []byte
-	err := t.tx.QueryRow(t.ctx, sel, stream).Scan(&raw)
+	st := &streamState{}
+	err := t.tx.QueryRow(t.ctx, sel, stream).Scan(&raw, &st.version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// A new number: insert a row to lock, so two first loads serialize too. Saving at
 		// commit overwrites it; a rollback removes it.
 		if _, err = t.tx.Exec(t.ctx, `INSERT INTO numbers (stream, counts) VALUES ($1, '{}') ON CONFLICT (stream) DO NOTHING`, stream); err == nil {
-			err = t.tx.QueryRow(t.ctx, sel, stream).Scan(&raw)
+			err = t.tx.QueryRow(t.ctx, sel, stream).Scan(&raw, &st.version)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("counts of %s: %w", stream, err)
 	}
-	c := &store.NumberCounts{}
-	if err := json.Unmarshal(raw, c); err != nil {
+	st.counts = &store.NumberCounts{}
+	if err := json.Unmarshal(raw, st.counts); err != nil {
 		return nil, fmt.Errorf("counts of %s are corrupt: %w", stream, err)
 	}
-	return c, nil
+	t.streams[stream] = st
+	return st, nil
+}
+
+// end gives the streams' sets back to the cache: with this transaction's keys and the new
+// version when it committed, as they were read when it did not (its changes are undone).
+func (t *pgTx) end(committed bool) {
+	for _, st := range t.streams {
+		if st.seen == nil || !committed && st.reset {
+			continue
+		}
+		if committed && st.changesSeen() {
+			for k := range st.added {
+				st.seen.add(k)
+			}
+			st.seen.version = st.version + 1
+		}
+		t.cache.put(st.seen)
+	}
 }
 
 // Touched implements store.Tx.
 func (t *pgTx) Touched() []string {
-	out := make([]string, 0, len(t.numbers))
-	for k := range t.numbers {
-		out = append(out, k)
+	out := make([]string, 0, len(t.streams))
+	for k, st := range t.streams {
+		if st.counted {
+			out = append(out, k)
+		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Bounds of one outbox row (a run of a stream's events): a Peek reads whole rows, so a run
+// much larger than the relay's batch would be read again by each of its Peeks.
+const (
+	maxRunEvents = 256
+	maxRunBytes  = 256 << 10
+)
+
+// runLength is how many of evs (at least one) go into the next outbox row.
+func runLength(evs [][]byte) int {
+	n, size := 0, 0
+	for n < len(evs) && n < maxRunEvents && (n == 0 || size+len(evs[n]) <= maxRunBytes) {
+		size += len(evs[n])
+		n++
+	}
+	return n
 }
 
 // Emit implements store.Tx. The event's seq is given at commit (see outbox_streams).
@@ -210,47 +219,58 @@ ON CONFLICT (hash) DO UPDATE SET reason = EXCLUDED.reason`,
 // commits: the counts, the counters and the removal in one round trip, the events by COPY.
 func (t *pgTx) commit(seqs []int64) error {
 	var q pgx.Batch
-	if len(t.numbers) > 0 {
-		streams := make([]string, 0, len(t.numbers))
-		counts := make([]string, 0, len(t.numbers))
-		for _, s := range t.Touched() {
-			v, err := json.Marshal(t.numbers[s])
-			if err != nil {
-				return err
-			}
-			streams, counts = append(streams, s), append(counts, string(v))
+	var streams, counts []string
+	var versions []int64
+	for s, st := range t.streams {
+		v, err := json.Marshal(st.counts)
+		if err != nil {
+			return err
 		}
-		q.Queue(`INSERT INTO numbers (stream, counts)
-SELECT u.stream, u.counts::jsonb FROM unnest($1::text[], $2::text[]) AS u(stream, counts)
-ON CONFLICT (stream) DO UPDATE SET counts = EXCLUDED.counts`, streams, counts)
+		version := st.version
+		if st.changesSeen() {
+			version++
+		}
+		streams, counts, versions = append(streams, s), append(counts, string(v)), append(versions, version)
+		if len(st.added) > 0 {
+			keys := make([][]byte, 0, len(st.added))
+			for k := range st.added {
+				keys = append(keys, []byte(k))
+			}
+			q.Queue(`INSERT INTO seen_sets (stream, keys) VALUES ($1, $2)`, s, keys)
+		}
 	}
-	var streams []string
+	if len(streams) > 0 {
+		q.Queue(`UPDATE numbers n SET counts = u.counts::jsonb, seen_version = u.version
+FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(stream, counts, version) WHERE n.stream = u.stream`,
+			streams, counts, versions)
+	}
+	var emitting []string
 	if len(t.emits) > 0 {
 		ns := make([]int64, 0, len(t.emits))
 		for s := range t.emits {
-			streams = append(streams, s)
+			emitting = append(emitting, s)
 		}
-		slices.Sort(streams) // counters locked in one order by every receiver: no deadlock
-		for _, s := range streams {
+		slices.Sort(emitting) // counters locked in one order by every receiver: no deadlock
+		for _, s := range emitting {
 			ns = append(ns, int64(len(t.emits[s])))
 		}
 		q.Queue(`INSERT INTO outbox_streams AS o (stream, last_seq)
 SELECT u.stream, u.n FROM unnest($1::text[], $2::bigint[]) AS u(stream, n) ORDER BY u.stream
 ON CONFLICT (stream) DO UPDATE SET last_seq = o.last_seq + EXCLUDED.last_seq
-RETURNING stream, last_seq`, streams, ns)
+RETURNING stream, last_seq`, emitting, ns)
 	}
 	q.Queue(`DELETE FROM inbox WHERE seq = ANY($1)`, seqs)
 
 	br := t.tx.SendBatch(t.ctx, &q)
 	var err error
-	if len(t.numbers) > 0 {
+	for range q.Len() - 1 - min(len(emitting), 1) { // the key sets and counts
 		if _, err = br.Exec(); err != nil {
 			br.Close()
-			return fmt.Errorf("saving counts: %w", err)
+			return fmt.Errorf("saving counts and keys: %w", err)
 		}
 	}
 	last := map[string]int64{}
-	if len(streams) > 0 {
+	if len(emitting) > 0 {
 		rows, err := br.Query()
 		if err == nil {
 			for rows.Next() {
@@ -284,17 +304,18 @@ RETURNING stream, last_seq`, streams, ns)
 		return fmt.Errorf("only %d of the %d claimed records were still in the inbox", tag.RowsAffected(), len(seqs))
 	}
 
-	if len(streams) > 0 {
+	if len(emitting) > 0 {
 		var rows [][]any
-		for _, s := range streams {
+		for _, s := range emitting {
 			evs := t.emits[s]
-			seq := last[s] - int64(len(evs))
-			for _, ev := range evs {
-				seq++
-				rows = append(rows, []any{s, seq, ev})
+			first := last[s] - int64(len(evs)) + 1
+			for len(evs) > 0 {
+				n := runLength(evs)
+				rows = append(rows, []any{s, first + int64(n) - 1, first, evs[:n]})
+				evs, first = evs[n:], first+int64(n)
 			}
 		}
-		if _, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"outbox"}, []string{"stream", "seq", "event"}, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := t.tx.CopyFrom(t.ctx, pgx.Identifier{"outbox"}, []string{"stream", "seq", "first_seq", "events"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("writing the outbox: %w", err)
 		}
 		t.emitted = true

@@ -17,6 +17,7 @@ var cases = []testCase{
 	{"NumberNewUID", numberNewUID},
 	{"Touched", touched},
 	{"OutboxOrderPeekAck", outboxOrderPeekAck},
+	{"OutboxLongRuns", outboxLongRuns},
 	{"LeaseExclusive", leaseExclusive},
 	{"DeadLetters", deadLetters},
 	{"PruneBodies", pruneBodies},

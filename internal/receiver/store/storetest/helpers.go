@@ -59,16 +59,21 @@ func (h *harness) apply(b store.Batch, fn func(store.Tx) error) {
 	}
 }
 
-// applyJudged applies b with fn, and reports what want found wrong in the run of fn that
-// the store committed (the last), not in runs it undid.
+// applyJudged applies b with fn, and reports what want found wrong in it, and a store that
+// ran fn more than once (store.Batch.Apply promises once).
 func (h *harness) applyJudged(b store.Batch, fn func(store.Tx) error) error {
 	h.t.Helper()
+	runs := 0
 	err := b.Apply(h.ctx, func(tx store.Tx) error {
+		runs++
 		h.mu.Lock()
 		h.mismatches = nil
 		h.mu.Unlock()
 		return fn(tx)
 	})
+	if runs > 1 {
+		h.t.Errorf("Apply ran fn %d times, want once", runs)
+	}
 	h.mu.Lock()
 	found := h.mismatches
 	h.mismatches = nil

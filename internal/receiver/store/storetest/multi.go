@@ -4,7 +4,9 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,47 @@ var multiCases = []testCase{
 	{"MultiClosedFrees", func(h *harness) { multiFrees(h, false) }},
 	{"MultiCrashedFrees", func(h *harness) { multiFrees(h, true) }},
 	{"MultiSignals", multiSignals},
+	{"MultiSeenShared", multiSeenShared},
+}
+
+// Item keys stored by one instance are known to the other at its next transaction, however
+// the instances keep them meanwhile (a copy in memory must notice it is stale), and a new
+// CoexNumber of the same name drops them for both.
+func multiSeenShared(h *harness) {
+	s1 := h.open()
+	s2 := h.second(s1)
+	step := func(s store.Store, name string, uid string, seen map[string]bool) {
+		h.t.Helper()
+		h.inTx(s, func(tx store.Tx) error {
+			if _, err := tx.Number("ns/n", uid); err != nil {
+				return err
+			}
+			for _, k := range slices.Sorted(maps.Keys(seen)) {
+				if err := h.want(fmt.Sprintf("%s: FirstSeen(n, %s)", name, k), !seen[k])(tx.FirstSeen("ns/n", []byte(k))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	step(s1, "first", "u1", map[string]bool{"k1": false})
+	step(s2, "second", "u1", map[string]bool{"k1": true, "k2": false})
+	step(s1, "first again", "u1", map[string]bool{"k1": true, "k2": true, "k3": false})
+	step(s2, "second again", "u1", map[string]bool{"k2": true, "k3": true})
+	// A failed transaction leaves the keys as they were, in both.
+	if err := h.tryTx(s1, func(tx store.Tx) error {
+		if _, err := tx.FirstSeen("ns/n", []byte("k4")); err != nil {
+			return err
+		}
+		return errors.New("refused")
+	}); err == nil {
+		h.t.Fatalf("a transaction whose fn failed was applied")
+	}
+	step(s2, "after a rollback", "u1", map[string]bool{"k4": false})
+	step(s1, "after the other stored it", "u1", map[string]bool{"k4": true})
+	// Another CoexNumber of the same name, seen by the second: its keys start afresh.
+	step(s2, "new UID", "u2", map[string]bool{"k1": false})
+	step(s1, "new UID, other instance", "u2", map[string]bool{"k1": true, "k2": false})
 }
 
 // Two instances claiming and applying at once never get the same record, never hold

@@ -4,7 +4,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 )
@@ -52,6 +54,9 @@ func outboxOrderPeekAck(h *harness) {
 	if !slices.Equal(events(rest), []string{"e3", "e4", "e5"}) || rest[0].Seq != items[2].Seq {
 		h.t.Errorf("after Ack(%d): %q", items[1].Seq, events(rest))
 	}
+	if n := h.outboxDepth(s); n != 4 {
+		h.t.Errorf("OutboxDepth after acknowledging 2 = %d, want 4", n)
+	}
 	if err := l.Ack(h.ctx, items[4].Seq); err != nil {
 		h.t.Fatalf("Ack: %v", err)
 	}
@@ -76,6 +81,59 @@ func outboxOrderPeekAck(h *harness) {
 		h.t.Errorf("other stream = %q", ev)
 	}
 	l.Release()
+}
+
+// Many events of one stream in one transaction (a history chunk's) come out whole and in
+// order, however Peek and Ack cut them, and OutboxDepth counts what is left.
+func outboxLongRuns(h *harness) {
+	s := h.open()
+	const n = 1000
+	want := make([]string, n)
+	h.inTx(s, func(tx store.Tx) error {
+		for i := range want {
+			want[i] = fmt.Sprintf("event-%04d-%s", i, strings.Repeat("x", i%700))
+			if err := tx.Emit("ns/u", []byte(want[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	l, _ := h.lease(s, "ns/u")
+	defer l.Release()
+	var got []string
+	for _, step := range []int{1, 255, 1, 100, 300, 7, 1000} {
+		items := h.peek(l, step)
+		if len(items) == 0 {
+			break
+		}
+		if len(items) > step {
+			h.t.Fatalf("Peek(%d) returned %d events", step, len(items))
+		}
+		for i := 1; i < len(items); i++ {
+			if items[i].Seq != items[i-1].Seq+1 {
+				h.t.Fatalf("Peek(%d): seq %d after %d", step, items[i].Seq, items[i-1].Seq)
+			}
+		}
+		got = append(got, events(items)...)
+		if err := l.Ack(h.ctx, items[len(items)-1].Seq); err != nil {
+			h.t.Fatalf("Ack: %v", err)
+		}
+		if d := h.outboxDepth(s); d != int64(n-len(got)) {
+			h.t.Errorf("OutboxDepth after %d acknowledged = %d, want %d", len(got), d, n-len(got))
+		}
+	}
+	if !slices.Equal(got, want) {
+		h.t.Errorf("got %d events back (first mismatch at %d), want the %d emitted in order", len(got), firstMismatch(got, want), n)
+	}
+}
+
+func firstMismatch(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 // A stream has one lease at a time.

@@ -73,8 +73,7 @@ type harness struct {
 	stores  []store.Store // to close at the end
 	crashed map[store.Store]bool
 	n       int // records made
-	// mismatches are what want found in the current run of a transaction's fn: a store may
-	// run fn more than once (store.Batch.Apply), and only the run that commits counts.
+	// mismatches are what want found in the current transaction's fn.
 	mismatches []string
 }
 
