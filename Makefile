@@ -59,9 +59,10 @@ chaos: envtest-bins ## The full chaos suite (SIGKILLs, Graph faults, relay outag
 
 FUZZTIME ?= 60s
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME (default 60s): signature check, webhook parser, dispatcher, event encoder.
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s): signature check, webhook parsers, dispatcher, event encoder.
 	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	go test ./internal/webhook/ -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME)
 	go test ./internal/receiver/process/ -run '^$$' -fuzz '^FuzzApplyRecord$$' -fuzztime $(FUZZTIME)
 	go test ./internal/receiver/event/ -run '^$$' -fuzz '^FuzzAppendString$$' -fuzztime $(FUZZTIME)
 

@@ -306,7 +306,9 @@ func (f *FlexInt) UnmarshalJSON(data []byte) error {
 	}
 	if len(data) > 0 && data[0] == '"' {
 		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
+		if inner := data[1:max(len(data)-1, 1)]; len(data) >= 2 && data[len(data)-1] == '"' && bytes.IndexByte(inner, '\\') < 0 {
+			s = string(inner) // the rule: digits in quotes, no escapes, no second decode
+		} else if err := json.Unmarshal(data, &s); err != nil {
 			return err
 		}
 		if s == "" {

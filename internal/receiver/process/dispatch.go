@@ -211,12 +211,12 @@ func parseRecords(recs []store.Record) []parsedRecord {
 			for i := int(next.Add(1) - 1); i < len(recs); i = int(next.Add(1) - 1) {
 				p := &out[i]
 				p.hash = bodyHash(recs[i])
-				env, err := webhook.ParseEnvelope(recs[i].Body)
+				b, err := webhook.ParseBody(recs[i].Body)
 				if err != nil {
 					p.err = err
 					continue
 				}
-				p.changes = parseChanges(env)
+				p.changes = parseChanges(b)
 			}
 		}()
 	}

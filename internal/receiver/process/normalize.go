@@ -46,91 +46,21 @@ type Resolver interface {
 // customerServiceWindow is how long a user message lets the business answer freely.
 const customerServiceWindow = 24 * time.Hour
 
-// Shapes decoded by the normalizer. Messages stay raw: they are relayed as Meta sent them,
-// whatever their type, and only their head is read here.
-type (
-	rawHistoryValue struct {
-		Metadata webhook.Metadata `json:"metadata"`
-		History  []rawChunk       `json:"history"`
-		Messages []rawMsg         `json:"messages"`
-	}
-	rawChunk struct {
-		Metadata *webhook.ChunkMetadata `json:"metadata"`
-		Threads  []rawThread            `json:"threads"`
-		Errors   []webhook.Error        `json:"errors"`
-	}
-	rawThread struct {
-		ID       string   `json:"id"`
-		Messages []rawMsg `json:"messages"`
-	}
-	rawListValue struct {
-		Metadata      webhook.Metadata  `json:"metadata"`
-		Messages      []rawMsg          `json:"messages"`
-		Statuses      []json.RawMessage `json:"statuses"`
-		MessageEchoes []rawMsg          `json:"message_echoes"`
-		StateSync     []json.RawMessage `json:"state_sync"`
-	}
-	msgHead struct {
-		From      string          `json:"from"`
-		To        string          `json:"to"`
-		ID        string          `json:"id"`
-		Timestamp webhook.FlexInt `json:"timestamp"`
-		Type      string          `json:"type"`
-		Edit      *struct {
-			OriginalMessageID string `json:"original_message_id"`
-		} `json:"edit"`
-		Revoke *struct {
-			OriginalMessageID string `json:"original_message_id"`
-		} `json:"revoke"`
-		Errors []webhook.Error `json:"errors"`
-	}
-)
-
-// rawMsg is a message as Meta sent it (relayed as is) with its head decoded. ok is false
-// when it has no id (it is then skipped: nothing identifies it).
-type rawMsg struct {
-	raw json.RawMessage
-	h   msgHead
-	ok  bool
-}
-
-// UnmarshalJSON keeps the bytes and reads the head in the same decoding pass.
-func (m *rawMsg) UnmarshalJSON(b []byte) error {
-	m.raw = append(json.RawMessage(nil), b...)
-	m.ok = json.Unmarshal(b, &m.h) == nil && m.h.ID != ""
-	return nil
-}
-
-// parsedChange is one change decoded outside the state transaction (in parallel with the
-// others of the batch); the transaction only de-duplicates and counts.
+// parsedChange is one change of a record, decoded outside the state transaction (in
+// parallel with the other records of the batch) by webhook.ParseBody; the transaction only
+// de-duplicates and counts.
 type parsedChange struct {
-	entry webhook.Entry
-	ch    webhook.Change
-	meta  webhook.Metadata
-	hist  *rawHistoryValue
-	list  *rawListValue
-	bad   bool // value unreadable or without phone_number_id
+	entry *webhook.BodyEntry
+	ch    *webhook.BodyChange
 }
 
-// parseChanges decodes every change of an envelope.
-func parseChanges(env *webhook.Envelope) []parsedChange {
+// parseChanges lists every change of a body.
+func parseChanges(b *webhook.Body) []parsedChange {
 	var out []parsedChange
-	for _, entry := range env.Entry {
-		for _, ch := range entry.Changes {
-			pc := parsedChange{entry: entry, ch: ch}
-			var err error
-			switch ch.Field {
-			case webhook.FieldHistory:
-				pc.hist = &rawHistoryValue{}
-				err = json.Unmarshal(ch.Value, pc.hist)
-				pc.meta = pc.hist.Metadata
-			case webhook.FieldMessages, webhook.FieldEchoes, webhook.FieldStateSync:
-				pc.list = &rawListValue{}
-				err = json.Unmarshal(ch.Value, pc.list)
-				pc.meta = pc.list.Metadata
-			}
-			pc.bad = err != nil || (pc.hist != nil || pc.list != nil) && pc.meta.PhoneNumberID == ""
-			out = append(out, pc)
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		for j := range e.Changes {
+			out = append(out, parsedChange{entry: e, ch: &e.Changes[j]})
 		}
 	}
 	return out
@@ -190,23 +120,23 @@ func (a *applier) change(pc *parsedChange) error {
 	if ch.Field == webhook.FieldAccountUpdate {
 		return a.accountUpdate(entry, ch)
 	}
-	if pc.hist == nil && pc.list == nil {
+	if !webhook.Decoded(ch.Field) {
 		a.stats.change(ch.Field, resultUnknown)
 		return nil
 	}
-	if pc.bad {
+	if ch.Malformed {
 		a.stats.change(ch.Field, resultMalformed)
 		a.unmatched = append(a.unmatched, fmt.Sprintf("%s change without a readable value or phone_number_id", ch.Field))
 		return nil
 	}
-	t, ok, err := a.resolver.ByPhoneNumberID(a.rec.Namespace, a.rec.App, pc.meta.PhoneNumberID)
+	t, ok, err := a.resolver.ByPhoneNumberID(a.rec.Namespace, a.rec.App, ch.Metadata.PhoneNumberID)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		a.stats.change(ch.Field, resultUnmatched)
 		a.unmatched = append(a.unmatched, fmt.Sprintf("no CoexNumber of MetaApp %s/%s has phoneNumberID %s",
-			a.rec.Namespace, a.rec.App, pc.meta.PhoneNumberID))
+			a.rec.Namespace, a.rec.App, ch.Metadata.PhoneNumberID))
 		return nil
 	}
 	t.WABAID = entry.ID
@@ -216,13 +146,13 @@ func (a *applier) change(pc *parsedChange) error {
 	}
 	switch ch.Field {
 	case webhook.FieldHistory:
-		err = a.history(t, n, pc.hist)
+		err = a.history(t, n, ch)
 	case webhook.FieldStateSync:
-		err = a.contacts(t, n, pc.list.StateSync)
+		err = a.contacts(t, n, ch.StateSync)
 	case webhook.FieldEchoes:
-		err = a.echoes(t, n, pc.list.MessageEchoes)
+		err = a.echoes(t, n, ch.Echoes)
 	case webhook.FieldMessages:
-		err = a.messages(t, n, pc.list)
+		err = a.messages(t, n, ch)
 	}
 	if err == nil {
 		a.stats.change(ch.Field, resultApplied)
@@ -230,9 +160,10 @@ func (a *applier) change(pc *parsedChange) error {
 	return err
 }
 
-func (a *applier) history(t Target, n *store.NumberCounts, v *rawHistoryValue) error {
+func (a *applier) history(t Target, n *store.NumberCounts, v *webhook.BodyChange) error {
 	now := a.rec.ReceivedAt
-	for _, c := range v.History {
+	for ci := range v.History {
+		c := &v.History[ci]
 		if declined(c.Errors) {
 			if !n.Declined {
 				n.Declined = true
@@ -275,15 +206,16 @@ func (a *applier) history(t Target, n *store.NumberCounts, v *rawHistoryValue) e
 			n.FinalChunkSeen = true
 			n.FinalPhase = max(n.FinalPhase, int32(phase))
 		}
-		for _, th := range c.Threads {
-			if err := a.thread(t, n, th, phase, order); err != nil {
+		for i := range c.Threads {
+			if err := a.thread(t, n, &c.Threads[i], phase, order); err != nil {
 				return err
 			}
 		}
 	}
-	for _, m := range v.Messages {
-		h, raw := m.h, m.raw
-		if !m.ok {
+	for i := range v.Messages {
+		m := &v.Messages[i]
+		h, raw := &m.Head, m.Raw
+		if !m.OK {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('H', h.ID))
@@ -295,7 +227,7 @@ func (a *applier) history(t Target, n *store.NumberCounts, v *rawHistoryValue) e
 		}
 		n.MediaFollows++
 		if err := a.emit(t, event.Event{ID: event.TypeHistoryMedia + ":" + h.ID, Type: event.TypeHistoryMedia, MessageID: h.ID,
-			ThreadID: threadOf(h), Timestamp: int64(h.Timestamp), Data: raw}); err != nil {
+			ThreadID: h.Thread(), Timestamp: int64(h.Timestamp), Data: raw}); err != nil {
 			return err
 		}
 	}
@@ -305,7 +237,7 @@ func (a *applier) history(t Target, n *store.NumberCounts, v *rawHistoryValue) e
 	return nil
 }
 
-func (a *applier) thread(t Target, n *store.NumberCounts, th rawThread, phase, order int64) error {
+func (a *applier) thread(t Target, n *store.NumberCounts, th *webhook.RawThread, phase, order int64) error {
 	if th.ID != "" {
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('t', th.ID))
 		if err != nil {
@@ -315,9 +247,10 @@ func (a *applier) thread(t Target, n *store.NumberCounts, th rawThread, phase, o
 			n.Threads++
 		}
 	}
-	for _, m := range th.Messages {
-		h, raw := m.h, m.raw
-		if !m.ok {
+	for i := range th.Messages {
+		m := &th.Messages[i]
+		h, raw := &m.Head, m.Raw
+		if !m.OK {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('h', h.ID))
@@ -364,7 +297,7 @@ func declined(errs []webhook.Error) bool {
 	return false
 }
 
-func (a *applier) contacts(t Target, n *store.NumberCounts, items []json.RawMessage) error {
+func (a *applier) contacts(t Target, n *store.NumberCounts, items [][]byte) error {
 	for _, raw := range items {
 		var it webhook.StateSyncItem
 		if json.Unmarshal(raw, &it) != nil || it.Contact.PhoneNumber == "" {
@@ -392,10 +325,11 @@ func (a *applier) contacts(t Target, n *store.NumberCounts, items []json.RawMess
 	return nil
 }
 
-func (a *applier) echoes(t Target, n *store.NumberCounts, items []rawMsg) error {
-	for _, m := range items {
-		h, raw := m.h, m.raw
-		if !m.ok {
+func (a *applier) echoes(t Target, n *store.NumberCounts, items []webhook.RawMessage) error {
+	for i := range items {
+		m := &items[i]
+		h, raw := &m.Head, m.Raw
+		if !m.OK {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('e', h.ID))
@@ -417,10 +351,11 @@ func (a *applier) echoes(t Target, n *store.NumberCounts, items []rawMsg) error 
 	return nil
 }
 
-func (a *applier) messages(t Target, n *store.NumberCounts, v *rawListValue) error {
-	for _, m := range v.Messages {
-		h, raw := m.h, m.raw
-		if !m.ok {
+func (a *applier) messages(t Target, n *store.NumberCounts, v *webhook.BodyChange) error {
+	for i := range v.Messages {
+		m := &v.Messages[i]
+		h, raw := &m.Head, m.Raw
+		if !m.OK {
 			continue
 		}
 		first, err := a.tx.FirstSeen(t.Stream(), idKey('i', h.ID))
@@ -493,7 +428,7 @@ func unsupported(errs []webhook.Error) bool {
 // accountUpdate applies account_update to the numbers it names: by phone number within the
 // entry's WABA, or every number of the WABA when Meta names none (ACCOUNT_OFFBOARDED, or the
 // waba_info shape).
-func (a *applier) accountUpdate(entry webhook.Entry, ch webhook.Change) error {
+func (a *applier) accountUpdate(entry *webhook.BodyEntry, ch *webhook.BodyChange) error {
 	var v webhook.AccountUpdateValue
 	if err := json.Unmarshal(ch.Value, &v); err != nil || v.Event == "" {
 		a.stats.change(ch.Field, resultMalformed)
@@ -587,15 +522,6 @@ func (a *applier) emit(t Target, ev event.Event) error {
 	ev.Namespace, ev.Number, ev.PhoneNumberID, ev.WABAID = t.Namespace, t.Name, t.PhoneNumberID, t.WABAID
 	a.stats.events++
 	return a.tx.Emit(t.Stream(), ev.AppendJSON(make([]byte, 0, 256+len(ev.Data))))
-}
-
-// threadOf is the user side of a message: the recipient of what the business sent, the sender
-// otherwise.
-func threadOf(h msgHead) string {
-	if h.To != "" {
-		return h.To
-	}
-	return h.From
 }
 
 // idKey is a compact de-duplication key: a kind byte and a 128-bit hash of the id.
