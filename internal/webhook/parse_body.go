@@ -88,25 +88,9 @@ func (p *bodyParser) envelope() (*Body, error) {
 	_, err := p.object(func(name []byte) error {
 		switch {
 		case is(name, "object"):
-			s, ok, err := p.str()
-			if !ok && err == nil {
-				bad = typeError{"object"}
-			}
-			b.Object = s
-			return err
+			return p.envString(&b.Object, "object", &bad)
 		case is(name, "entry"):
-			b.Entries = b.Entries[:0]
-			k, err := p.array(func() error {
-				e, err := p.entry()
-				if err == nil {
-					b.Entries = append(b.Entries, e)
-				}
-				return err
-			})
-			if k == kindOther && err == nil {
-				bad = typeError{"entry"}
-			}
-			return err
+			return envList(p, &b.Entries, "entry", &bad, p.entry)
 		}
 		return p.d.SkipValue()
 	})
@@ -122,12 +106,7 @@ func (p *bodyParser) entry() (BodyEntry, error) {
 	k, err := p.object(func(name []byte) error {
 		switch {
 		case is(name, "id"):
-			s, ok, err := p.str()
-			if !ok && err == nil {
-				bad = typeError{"entry id"}
-			}
-			e.ID = s
-			return err
+			return p.envString(&e.ID, "entry id", &bad)
 		case is(name, "time"):
 			f, ok, err := p.flex()
 			if !ok && err == nil {
@@ -136,18 +115,7 @@ func (p *bodyParser) entry() (BodyEntry, error) {
 			e.Time = f
 			return err
 		case is(name, "changes"):
-			e.Changes = e.Changes[:0]
-			k, err := p.array(func() error {
-				c, err := p.change()
-				if err == nil {
-					e.Changes = append(e.Changes, c)
-				}
-				return err
-			})
-			if k == kindOther && err == nil {
-				bad = typeError{"changes"}
-			}
-			return err
+			return envList(p, &e.Changes, "changes", &bad, p.change)
 		}
 		return p.d.SkipValue()
 	})
@@ -160,6 +128,33 @@ func (p *bodyParser) entry() (BodyEntry, error) {
 	return e, err
 }
 
+// envString reads a string member of the envelope into dst; another type sets *bad.
+func (p *bodyParser) envString(dst *string, what string, bad *error) error {
+	s, ok, err := p.str()
+	if !ok && err == nil {
+		*bad = typeError{what}
+	}
+	*dst = s
+	return err
+}
+
+// envList reads an array member of the envelope into dst, each element with read; another
+// type than an array or null sets *bad.
+func envList[T any](p *bodyParser, dst *[]T, what string, bad *error, read func() (T, error)) error {
+	*dst = (*dst)[:0]
+	k, err := p.array(func() error {
+		v, err := read()
+		if err == nil {
+			*dst = append(*dst, v)
+		}
+		return err
+	})
+	if k == kindOther && err == nil {
+		*bad = typeError{what}
+	}
+	return err
+}
+
 // change reads one change. Its value may come before its field (Meta puts it first), so the
 // value is read as the union of the decoded fields' shapes, which share no member name with
 // different types, and each member's mismatches are kept apart until the field is known.
@@ -170,12 +165,7 @@ func (p *bodyParser) change() (BodyChange, error) {
 	k, err := p.object(func(name []byte) error {
 		switch {
 		case is(name, "field"):
-			s, ok, err := p.str()
-			if !ok && err == nil {
-				bad = typeError{"change field"}
-			}
-			c.Field = s
-			return err
+			return p.envString(&c.Field, "change field", &bad)
 		case is(name, "value"):
 			start := p.offset()
 			v = changeValue{}
@@ -270,9 +260,7 @@ func (p *bodyParser) metadata(m *Metadata, bad *bool) error {
 		default:
 			return p.d.SkipValue()
 		}
-		s, ok, err := p.str()
-		*dst, *bad = s, *bad || !ok
-		return err
+		return p.strInto(dst, bad)
 	})
 	*bad = *bad || k == kindOther
 	return err
@@ -301,9 +289,7 @@ func (p *bodyParser) chunk(bad *bool) (RawChunk, error) {
 				default:
 					return p.d.SkipValue()
 				}
-				f, ok, err := p.flex()
-				*dst, *bad = f, *bad || !ok
-				return err
+				return p.flexInto(dst, bad)
 			})
 			*bad = *bad || k == kindOther
 			c.Metadata = m
@@ -333,9 +319,7 @@ func (p *bodyParser) thread(bad *bool) (RawThread, error) {
 	k, err := p.object(func(name []byte) error {
 		switch {
 		case is(name, "id"):
-			s, ok, err := p.str()
-			t.ID, *bad = s, *bad || !ok
-			return err
+			return p.strInto(&t.ID, bad)
 		case is(name, "messages"):
 			var err error
 			t.Messages, err = p.messages(t.Messages[:0], bad)
@@ -376,9 +360,7 @@ func (p *bodyParser) head(name []byte, h *MessageHead, bad *bool) error {
 	case is(name, "type"):
 		dst = &h.Type
 	case is(name, "timestamp"):
-		f, ok, err := p.flex()
-		h.Timestamp, *bad = f, *bad || !ok
-		return err
+		return p.flexInto(&h.Timestamp, bad)
 	case is(name, "edit"):
 		var err error
 		h.Edit, err = p.original(bad)
@@ -394,9 +376,7 @@ func (p *bodyParser) head(name []byte, h *MessageHead, bad *bool) error {
 	default:
 		return p.d.SkipValue()
 	}
-	s, ok, err := p.str()
-	*dst, *bad = s, *bad || !ok
-	return err
+	return p.strInto(dst, bad)
 }
 
 func (p *bodyParser) original(bad *bool) (*OriginalMessage, error) {
@@ -409,9 +389,7 @@ func (p *bodyParser) original(bad *bool) (*OriginalMessage, error) {
 		if !is(name, "original_message_id") {
 			return p.d.SkipValue()
 		}
-		s, ok, err := p.str()
-		o.OriginalMessageID, *bad = s, *bad || !ok
-		return err
+		return p.strInto(&o.OriginalMessageID, bad)
 	})
 	*bad = *bad || k == kindOther
 	return o, err
@@ -448,34 +426,24 @@ func (p *bodyParser) raws(out [][]byte, bad *bool) ([][]byte, error) {
 // object reads an object, calling member for each name with the decoder before its value,
 // which member must consume. null and other kinds are consumed and reported.
 func (p *bodyParser) object(member func(name []byte) error) (kind, error) {
-	switch p.d.PeekKind() {
-	case '{':
-	case 'n':
-		_, err := p.d.ReadToken()
-		return kindNull, err
-	default:
-		return kindOther, p.d.SkipValue()
-	}
-	if _, err := p.d.ReadToken(); err != nil {
-		return kindWanted, err
-	}
-	for p.d.PeekKind() != '}' {
+	return p.container('{', '}', func() error {
 		name, err := p.name()
 		if err != nil {
-			return kindWanted, err
+			return err
 		}
-		if err := member(name); err != nil {
-			return kindWanted, err
-		}
-	}
-	_, err := p.d.ReadToken()
-	return kindWanted, err
+		return member(name)
+	})
 }
 
 // array reads an array, calling elem for each element, which elem must consume.
 func (p *bodyParser) array(elem func() error) (kind, error) {
+	return p.container('[', ']', elem)
+}
+
+// container reads an object or an array (open ... close), calling each until its end.
+func (p *bodyParser) container(open, end jsontext.Kind, each func() error) (kind, error) {
 	switch p.d.PeekKind() {
-	case '[':
+	case open:
 	case 'n':
 		_, err := p.d.ReadToken()
 		return kindNull, err
@@ -485,8 +453,8 @@ func (p *bodyParser) array(elem func() error) (kind, error) {
 	if _, err := p.d.ReadToken(); err != nil {
 		return kindWanted, err
 	}
-	for p.d.PeekKind() != ']' {
-		if err := elem(); err != nil {
+	for p.d.PeekKind() != end {
+		if err := each(); err != nil {
 			return kindWanted, err
 		}
 	}
@@ -521,6 +489,20 @@ func (p *bodyParser) str() (s string, ok bool, err error) {
 		return unquote(v), true, nil
 	}
 	return "", false, nil
+}
+
+// strInto reads a string or null into dst; anything else sets *bad.
+func (p *bodyParser) strInto(dst *string, bad *bool) error {
+	s, ok, err := p.str()
+	*dst, *bad = s, *bad || !ok
+	return err
+}
+
+// flexInto reads a FlexInt into dst; anything else sets *bad.
+func (p *bodyParser) flexInto(dst *FlexInt, bad *bool) error {
+	f, ok, err := p.flex()
+	*dst, *bad = f, *bad || !ok
+	return err
 }
 
 // flex reads a FlexInt: a number, a string holding one (or empty), or null; ok is false for
