@@ -335,9 +335,7 @@ var _ = Describe("a CoexNumber", func() {
 		Eventually(phaseOf(n)).Should(Equal(v1.PhaseSuspended))
 		Expect(cond(n, v1.ConditionReady)()).To(Equal("False/" + coexstatus.ReasonSuspended))
 		Expect(w.numberCalls()).To(BeEmpty(), "suspended: not one Graph call for the number")
-		cur := fresh(n)
-		cur.Spec.Suspend = false
-		Expect(k8s.Update(ctx, cur)).To(Succeed())
+		updateSpec(n, func(cur *v1.CoexNumber) { cur.Spec.Suspend = false })
 		Eventually(cond(n, v1.ConditionHistorySyncRequested)).Should(Equal("True/" + coexstatus.ReasonRequested))
 	})
 
@@ -409,9 +407,7 @@ var _ = Describe("a CoexNumber", func() {
 		w.createApp()
 		n := w.number(func(n *v1.CoexNumber) { n.Spec.WABAID = uniqueWABA() })
 		Eventually(cond(n, v1.ConditionWebhooksSubscribed)).Should(Equal("True/" + coexstatus.ReasonSubscribed))
-		cur := fresh(n)
-		cur.Spec.Suspend = true
-		Expect(k8s.Update(ctx, cur)).To(Succeed())
+		updateSpec(n, func(cur *v1.CoexNumber) { cur.Spec.Suspend = true })
 		Eventually(phaseOf(n)).Should(Equal(v1.PhaseSuspended))
 		before := len(w.numberCalls())
 

@@ -223,6 +223,17 @@ func force(n *v1.CoexNumber) {
 	})).To(Succeed())
 }
 
+// updateSpec changes the number's spec as a user would, retrying the conflicts the
+// reconciler's own writes (finalizer, annotations) cause meanwhile.
+func updateSpec(n *v1.CoexNumber, change func(*v1.CoexNumber)) {
+	GinkgoHelper()
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := fresh(n)
+		change(cur)
+		return k8s.Update(ctx, cur)
+	})).To(Succeed())
+}
+
 // setAnnotation sets (or with "" removes) an annotation.
 func setAnnotation(n *v1.CoexNumber, key, value string) {
 	GinkgoHelper()
