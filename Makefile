@@ -28,8 +28,9 @@ help: ## Show the targets.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC from the API and controller markers.
-	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./api/..." paths="./controllers/..." paths="./internal/receiver/..." \
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./api/..." paths="./controllers/..." \
 	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=receiver-role paths="./internal/receiver/..." output:rbac:artifacts:config=config/rbac/receiver
 	go run ./hack/crd-descriptions config/crd/bases/*.yaml
 
 .PHONY: generate

@@ -96,12 +96,13 @@ func (r *CoexNumberReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.CoexNumber{}, builder.WithPredicates(numberTriggers)).
-		Owns(&corev1.Secret{}).
+		// Secrets as metadata only: a change wakes the number, which then reads the value.
+		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		// A number depends on its MetaApp's existence and spec, not on its status, which
 		// the MetaApp reconciler rewrites on every check.
 		Watches(&v1.MetaApp{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfApp),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.numbersOfSecret), builder.OnlyMetadata).
 		Named("coexnumber").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)

@@ -33,7 +33,7 @@ const tokenKey = "token"
 func (r *CoexNumberReconciler) credentials(ctx context.Context, st *numberState) (bool, error) {
 	n := st.n
 	if ref := n.Spec.TokenSecretRef; ref != nil {
-		tok, err := readSecretKey(ctx, r.Client, n.Namespace, *ref)
+		tok, err := readSecretKey(ctx, r.reader(), n.Namespace, *ref)
 		return r.gotToken(st, tok, err)
 	}
 	ref := n.Spec.SignupCodeSecretRef
@@ -42,7 +42,7 @@ func (r *CoexNumberReconciler) credentials(ctx context.Context, st *numberState)
 		return false, nil
 	}
 	if rec := n.Status.Credentials; rec != nil && rec.ExchangedAt != nil {
-		tok, err := readSecretKey(ctx, r.Client, n.Namespace, v1.SecretKeySelector{Name: rec.TokenSecretName, Key: tokenKey})
+		tok, err := readSecretKey(ctx, r.reader(), n.Namespace, v1.SecretKeySelector{Name: rec.TokenSecretName, Key: tokenKey})
 		var se *secretError
 		if errors.As(err, &se) {
 			r.condition(st, v1.ConditionVerified, metav1.ConditionFalse, coexstatus.ReasonSignupCodeSpent,
@@ -83,11 +83,11 @@ func (r *CoexNumberReconciler) exchange(ctx context.Context, st *numberState, re
 	if adopted, err := r.adoptTokenSecret(ctx, st, name); adopted || err != nil {
 		return adopted, err
 	}
-	code, err := readSecretKey(ctx, r.Client, n.Namespace, ref)
+	code, err := readSecretKey(ctx, r.reader(), n.Namespace, ref)
 	if ok, err := r.gotToken(st, "", err); !ok {
 		return false, err
 	}
-	app, err := appCredentials(ctx, r.Client, st.app)
+	app, err := appCredentials(ctx, r.reader(), st.app)
 	if ok, err := r.gotToken(st, "", err); !ok {
 		return false, err
 	}
@@ -131,7 +131,7 @@ func tokenSecretName(n *v1.CoexNumber) string { return n.Name + "-token" }
 func (r *CoexNumberReconciler) adoptTokenSecret(ctx context.Context, st *numberState, name string) (bool, error) {
 	n := st.n
 	secret := &corev1.Secret{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: name}, secret); err != nil {
+	if err := r.reader().Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: name}, secret); err != nil {
 		return false, client.IgnoreNotFound(err)
 	}
 	if !metav1.IsControlledBy(secret, n) {
@@ -141,7 +141,11 @@ func (r *CoexNumberReconciler) adoptTokenSecret(ctx context.Context, st *numberS
 		return false, nil
 	}
 	if len(secret.Data[tokenKey]) == 0 {
-		return false, nil // created, never filled: exchange and fill it
+		// The operator creates it with the token and never changes it: emptied by hand.
+		r.condition(st, v1.ConditionVerified, metav1.ConditionFalse, coexstatus.ReasonTokenSecretConflict,
+			fmt.Sprintf("Secret %q is controlled by this CoexNumber but holds no token; delete it and run Embedded "+
+				"Signup again, or set tokenSecretRef", name))
+		return false, nil
 	}
 	now := metav1.NewTime(st.now)
 	n.Status.Credentials = &v1.CredentialsStatus{TokenSecretName: name, ExchangedAt: &now}
@@ -161,34 +165,32 @@ func (e *secretClash) Error() string {
 	return fmt.Sprintf("Secret %q exists and is not controlled by this CoexNumber; it is never overwritten", e.name)
 }
 
-// storeToken writes the token Secret, retrying passing API errors while the token is in
-// memory. It creates the Secret, or fills one this number controls; any other is a clash.
+// storeToken creates the token Secret, retrying passing API errors while the token is in
+// memory. The manager may create Secrets but not change one (least privilege): a Secret of
+// that name is ours only if it already holds this very token (an earlier try whose answer was
+// lost); any other is a clash.
 func (r *CoexNumberReconciler) storeToken(ctx context.Context, n *v1.CoexNumber, name string, tok graph.Secret) error {
 	return retry.OnError(writeBackoff, retriableWrite, func() error {
-		secret := &corev1.Secret{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: name}, secret)
-		switch {
-		case apierrors.IsNotFound(err):
-			secret = &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: name},
-				Type:       corev1.SecretTypeOpaque,
-				Data:       map[string][]byte{tokenKey: []byte(tok.Reveal())},
-			}
-			if err := controllerutil.SetControllerReference(n, secret, r.Client.Scheme()); err != nil {
-				return err
-			}
-			err = r.Client.Create(ctx, secret)
-			if apierrors.IsAlreadyExists(err) {
-				return apierrors.NewConflict(corev1.Resource("secrets"), name, err) // look again
-			}
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: name},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{tokenKey: []byte(tok.Reveal())},
+		}
+		if err := controllerutil.SetControllerReference(n, secret, r.Client.Scheme()); err != nil {
 			return err
-		case err != nil:
+		}
+		err := r.Client.Create(ctx, secret)
+		if !apierrors.IsAlreadyExists(err) {
 			return err
-		case !metav1.IsControlledBy(secret, n):
+		}
+		existing := &corev1.Secret{}
+		if err := r.reader().Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: name}, existing); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(existing, n) || string(existing.Data[tokenKey]) != tok.Reveal() {
 			return &secretClash{name}
 		}
-		secret.Data = map[string][]byte{tokenKey: []byte(tok.Reveal())}
-		return r.Client.Update(ctx, secret)
+		return nil
 	})
 }
 

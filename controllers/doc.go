@@ -13,9 +13,18 @@ package controllers
 // +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers/status;metaapps/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers/finalizers,verbs=update
 
-// Secrets: read the app secret, verify token, access token and signup code; create and update
+// Secrets: watched as metadata only (a change wakes the objects that name the Secret; no
+// Secret data is listed or cached) and read one by one when a value is needed: the app
+// secret, verify token, access token, signup code and relay keys. Created, never changed:
 // the token Secret an exchanged signup code is written to (owned by its CoexNumber).
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// Kubernetes has no metadata-only verb: list and watch are what a metadata watch needs.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create
+
+// In the operator's namespace only: the receiver's credentials Secret, kept by the leader
+// (created with the create above, then updated), and a short-lived token of the receiver's
+// own ServiceAccount, requested by every replica for its receiver container.
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=coex-receiver-credentials,verbs=update
+// +kubebuilder:rbac:groups="",namespace=system,resources=serviceaccounts/token,resourceNames=coex-receiver,verbs=create
 
 // Events for every transition, through the events.k8s.io API.
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -89,7 +89,7 @@ func (r *MetaAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.MetaApp{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.appsOfSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.appsOfSecret), builder.OnlyMetadata).
 		Named("metaapp").
 		Complete(r)
 }
@@ -165,10 +165,10 @@ func (r *MetaAppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // Secret watch brings it back) and returns nil; any other error is returned for a retry.
 func (r *MetaAppReconciler) credentials(ctx context.Context, st *appState) (*appCreds, error) {
 	app := st.app
-	ga, err := appCredentials(ctx, r.Client, app)
+	ga, err := appCredentials(ctx, r.Options.secretReader(), app)
 	var verifyToken graph.Secret
 	if err == nil {
-		verifyToken, err = readSecretKey(ctx, r.Client, app.Namespace, app.Spec.VerifyTokenRef)
+		verifyToken, err = readSecretKey(ctx, r.Options.secretReader(), app.Namespace, app.Spec.VerifyTokenRef)
 	}
 	var se *secretError
 	if errors.As(err, &se) {

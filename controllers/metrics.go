@@ -72,7 +72,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(syncRequests, graphRequestDuration, numberMetrics)
+	metrics.Registry.MustRegister(syncRequests, graphRequestDuration, numberMetrics, receiverCredentialsBytes)
 }
 
 func newSyncRequestsCounter() *prometheus.CounterVec {
@@ -219,3 +219,10 @@ func syncPending(n *v1.CoexNumber) bool {
 	}
 	return false
 }
+
+// receiverCredentialsBytes is the size of the receiver's credentials Secret: the API server
+// refuses one over 1 MiB, so an alert watches it approach receivercreds.MaxBytes.
+var receiverCredentialsBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "coex_receiver_credentials_bytes",
+	Help: "Bytes of app secrets, verify tokens and relay keys projected into the receiver's credentials Secret (a Secret holds at most 1 MiB).",
+})

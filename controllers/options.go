@@ -56,6 +56,11 @@ type Options struct {
 	// onboarding thousands of numbers within their 24 h windows wants many at once; the
 	// per-app token bucket still protects the app's quota.
 	MaxConcurrentReconciles int
+	// ReceiverCredentials names the Secret (in the operator's namespace) the manager projects
+	// the receiver's credentials into; with no namespace, nothing is projected.
+	ReceiverCredentials client.ObjectKey
+	// RotationGrace keeps a replaced app secret in that Secret (DefaultRotationGrace when zero).
+	RotationGrace time.Duration
 }
 
 // DefaultMaxConcurrentReconciles is Options.MaxConcurrentReconciles' default.
@@ -87,4 +92,13 @@ func jittered(period time.Duration, uid types.UID) time.Duration {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(uid))
 	return period + time.Duration(uint64(period/10)*uint64(h.Sum32())/(1<<32))
+}
+
+// secretReader reads Secrets past the cache: the manager keeps only Secrets' metadata in its
+// cache (it never lists or watches Secret data), and reads a value when it needs one.
+func (o Options) secretReader() client.Reader {
+	if o.APIReader != nil {
+		return o.APIReader
+	}
+	return o.Client
 }

@@ -31,5 +31,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := (&MetaAppReconciler{Options: opts}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if opts.ReceiverCredentials.Namespace != "" {
+		if err := (&ReceiverCredentialsReconciler{Options: opts, Namespace: opts.ReceiverCredentials.Namespace,
+			Name: opts.ReceiverCredentials.Name, Grace: opts.RotationGrace}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
 	return (&CoexNumberReconciler{Options: opts}).SetupWithManager(mgr)
 }

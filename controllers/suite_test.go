@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -81,13 +82,16 @@ var _ = BeforeSuite(func() {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// As cmd/manager: Secret values are read past the cache, never listed.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	clk = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	Expect(Setup(mgr, Options{
-		Graph:  fakes,
-		Clock:  clk,
-		Events: mgr.GetEventRecorder("coex-operator"),
+		Graph:               fakes,
+		Clock:               clk,
+		Events:              mgr.GetEventRecorder("coex-operator"),
+		ReceiverCredentials: projectionKey,
 	})).To(Succeed())
 
 	mctx, cancel := context.WithCancel(ctx)

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -15,10 +16,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -28,6 +31,8 @@ import (
 	whatsappv1alpha1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/controllers"
 	"github.com/coex-operator/coex-operator/internal/graph"
+	"github.com/coex-operator/coex-operator/internal/receivercreds"
+	"github.com/coex-operator/coex-operator/internal/receivertoken"
 )
 
 // leaderElectionID names the Lease the replicas compete for.
@@ -47,6 +52,12 @@ type options struct {
 	graphRPS                float64
 	graphBurst              int
 	maxConcurrentReconciles int
+
+	operatorNamespace   string
+	receiverCredentials string
+	rotationGrace       time.Duration
+	receiverSA          string
+	receiverTokenDir    string
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -60,7 +71,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false,
 		"Elect a leader through a Lease so that only one replica reconciles at a time.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "",
-		"Namespace of the leader election Lease; defaults to the pod's own namespace.")
+		"Namespace of the leader election Lease; defaults to --operator-namespace.")
 	fs.StringVar(&o.unsupportedCallingCodes, "unsupported-calling-codes",
 		strings.Join(controllers.DefaultUnsupportedCallingCodes, ","),
 		"Comma-separated country calling codes where coexistence is unavailable; numbers there stall "+
@@ -73,6 +84,18 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.graphBurst, "graph-burst", 40, "Graph API request burst per Meta app.")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles,
 		"CoexNumbers reconciled at once.")
+	fs.StringVar(&o.operatorNamespace, "operator-namespace", receivercreds.OperatorNamespace(),
+		"The operator's namespace, where the receiver's credentials Secret and ServiceAccount are (default $POD_NAMESPACE).")
+	fs.StringVar(&o.receiverCredentials, "receiver-credentials-secret", receivercreds.DefaultSecretName,
+		"The Secret the leader keeps the receiver's app secrets, verify tokens and relay keys in (copied from the "+
+			"tenants' Secrets the MetaApps and CoexNumbers name).")
+	fs.DurationVar(&o.rotationGrace, "rotation-grace", controllers.DefaultRotationGrace,
+		"After a MetaApp's app secret changes, the previous one stays in the receiver's credentials this long.")
+	fs.StringVar(&o.receiverSA, "receiver-service-account", "coex-receiver",
+		"The receiver's own ServiceAccount, in --operator-namespace: its short-lived token goes to --receiver-token-dir.")
+	fs.StringVar(&o.receiverTokenDir, "receiver-token-dir", "",
+		"Where to keep a token of --receiver-service-account and a kubeconfig naming it, for the receiver container "+
+			"(an in-memory volume both mount); empty: none (the receiver brings its own credentials).")
 }
 
 // controllerOptions are the reconcilers' options from the flags.
@@ -89,6 +112,8 @@ func (o options) controllerOptions() controllers.Options {
 		SubscriptionRecheck:     o.subscriptionRecheck,
 		AppInactivityWarning:    o.appInactivityWarning,
 		MaxConcurrentReconciles: o.maxConcurrentReconciles,
+		ReceiverCredentials:     client.ObjectKey{Namespace: o.operatorNamespace, Name: o.receiverCredentials},
+		RotationGrace:           o.rotationGrace,
 	}
 }
 
@@ -102,12 +127,15 @@ func (o options) managerOptions() ctrl.Options {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	return ctrl.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		// Secret values are read when needed, past the cache; the reconcilers watch Secrets as
+		// metadata only, so no Secret data of any tenant is ever listed or held in memory.
+		Client:                        client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              leaderElectionID,
-		LeaderElectionNamespace:       o.leaderElectNS,
+		LeaderElectionNamespace:       cmp.Or(o.leaderElectNS, o.operatorNamespace),
 		LeaderElectionReleaseOnCancel: true,
 	}
 }
@@ -122,13 +150,13 @@ func main() {
 	// Structured JSON logs by default; --zap-devel switches to console output for humans.
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
 
-	if err := run(opts.managerOptions(), opts.controllerOptions()); err != nil {
+	if err := run(opts.managerOptions(), opts.controllerOptions(), opts); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(opts ctrl.Options, copts controllers.Options) error {
+func run(opts ctrl.Options, copts controllers.Options, o options) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("cannot load a kubeconfig: %w", err)
@@ -140,6 +168,13 @@ func run(opts ctrl.Options, copts controllers.Options) error {
 	copts.Events = mgr.GetEventRecorder("coex-operator")
 	if err := mgr.Add(setupWhenServed(mgr, copts)); err != nil {
 		return err
+	}
+	if o.receiverTokenDir != "" {
+		if err := mgr.Add(&receivertoken.Writer{Client: mgr.GetClient(), Namespace: o.operatorNamespace,
+			ServiceAccount: o.receiverSA, Dir: o.receiverTokenDir, Server: cfg,
+			Log: ctrl.Log.WithName("receiver-token")}); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err

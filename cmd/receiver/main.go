@@ -11,13 +11,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -25,7 +27,11 @@ import (
 	whatsappv1alpha1 "github.com/coex-operator/coex-operator/api/v1alpha1"
 	"github.com/coex-operator/coex-operator/internal/receiver"
 	"github.com/coex-operator/coex-operator/internal/receiver/ingest"
+	"github.com/coex-operator/coex-operator/internal/receivercreds"
 )
+
+// kubeconfigWait is the --kubeconfig-wait flag.
+var kubeconfigWait time.Duration
 
 func main() {
 	var cfg receiver.Config
@@ -53,6 +59,14 @@ func main() {
 	flag.IntVar(&cfg.RelayBatchSize, "relay-batch-size", 500, "Most events per relay POST.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8082", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8083", "Address /healthz and /readyz bind to.")
+	flag.StringVar(&cfg.Credentials.Name, "credentials-secret", receivercreds.DefaultSecretName,
+		"The Secret, in --credentials-namespace, the manager projects app secrets, verify tokens and relay keys into; "+
+			"the receiver needs no right on any other Secret.")
+	flag.StringVar(&cfg.Credentials.Namespace, "credentials-namespace", receivercreds.OperatorNamespace(),
+		"Namespace of --credentials-secret: the operator's (default $POD_NAMESPACE).")
+	flag.DurationVar(&kubeconfigWait, "kubeconfig-wait", 2*time.Minute,
+		"How long to wait at start for $KUBECONFIG to appear: in the operator's pod the manager writes it, with a "+
+			"short-lived token of the receiver's own ServiceAccount.")
 	var deadLetters, withBodies, replay bool
 	flag.BoolVar(&deadLetters, "dead-letters", false,
 		"Print the dead letters kept in the store as JSON lines and exit (with --store=bolt, stop the receiver first: the files are locked).")
@@ -99,13 +113,18 @@ func run(cfg receiver.Config, sf storeFlags, metricsAddr, probeAddr string) erro
 	if err := whatsappv1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	if err := waitForKubeconfig(kubeconfigWait); err != nil {
+		return err
+	}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("cannot load a kubeconfig: %w", err)
 	}
-	// No leader election: every replica answers the webhooks the Service sends it.
+	// No leader election: every replica answers the webhooks the Service sends it. Secrets
+	// are never cached: the receiver may get its one credentials Secret, and list none.
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 scheme,
+		Client:                 client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 	})
@@ -123,14 +142,35 @@ func run(cfg receiver.Config, sf storeFlags, metricsAddr, probeAddr string) erro
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
-		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
-			return fmt.Errorf("cache not synced")
-		}
-		return nil
-	}); err != nil {
+	if err := mgr.AddReadyzCheck("accepts-webhooks", r.Ready(mgr.GetCache())); err != nil {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("starting the receiver", "webhooks", r.Addr().String(), "spool", cfg.SpoolDir)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// waitForKubeconfig waits for the file $KUBECONFIG names, if any, to exist: in the operator's
+// pod the manager container writes it (with the receiver's own token) a moment after both
+// start. Without $KUBECONFIG the usual rules apply (--kubeconfig, in-cluster).
+func waitForKubeconfig(wait time.Duration) error {
+	path := os.Getenv("KUBECONFIG")
+	if path == "" || strings.Contains(path, string(os.PathListSeparator)) {
+		return nil
+	}
+	deadline := time.Now().Add(wait)
+	logged := false
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no kubeconfig at %s after %s: the manager container writes it with the receiver's token; "+
+				"see its log (TokenRequest for the receiver's ServiceAccount)", path, wait)
+		}
+		if !logged {
+			ctrl.Log.WithName("setup").Info("waiting for the manager to write the receiver's kubeconfig", "path", path)
+			logged = true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

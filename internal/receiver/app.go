@@ -5,13 +5,17 @@ package receiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -21,6 +25,7 @@ import (
 	"github.com/coex-operator/coex-operator/internal/receiver/relay"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
+	"github.com/coex-operator/coex-operator/internal/receivercreds"
 )
 
 // Config is the receiver's configuration (cmd/receiver's flags).
@@ -41,6 +46,9 @@ type Config struct {
 	RotationGrace           time.Duration
 	RelayWorkers            int
 	RelayBatchSize          int
+	// Credentials is the Secret the manager projects the tenants' app secrets, verify tokens
+	// and relay keys into (package receivercreds); the receiver reads no other Secret.
+	Credentials client.ObjectKey
 }
 
 // Receiver is the assembled sidecar: its stores and the runnables added to the manager.
@@ -52,6 +60,8 @@ type Receiver struct {
 	Status     *project.StatusWriter
 	Relay      *relay.Relay
 	Metrics    *Metrics
+	// Credentials is the receiver's copy of the projected credentials.
+	Credentials *receivercreds.Source
 
 	listener net.Listener
 	certs    *certwatcher.CertWatcher // nil without TLS
@@ -82,7 +92,10 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 	}
 	log := ctrl.Log.WithName("receiver")
 	r := &Receiver{Store: st, Metrics: NewMetrics(metrics.Registry), certs: certs}
-	r.Kube = &Kube{Reader: mgr.GetCache(), RotationGrace: cfg.RotationGrace}
+	// The credentials Secret is read with a GET past the cache: a cached read would list and
+	// watch Secrets, which the receiver's identity may not.
+	r.Credentials = &receivercreds.Source{Reader: mgr.GetAPIReader(), Namespace: cfg.Credentials.Namespace, Name: cfg.Credentials.Name}
+	r.Kube = &Kube{Reader: mgr.GetCache(), Secrets: r.Credentials, RotationGrace: cfg.RotationGrace}
 	r.Server = ingest.NewServer(ingest.Options{Inbox: st, Credentials: r.Kube, Metrics: r.Metrics.Ingest,
 		Logger: log.WithName("http"), MaxBodyBytes: cfg.MaxBodyBytes})
 	r.Status = project.NewStatusWriter(project.Options{Client: mgr.GetClient(), Reader: mgr.GetCache(),
@@ -115,6 +128,7 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 		afterSync(r.Status.Start),
 		afterSync(r.Relay.Start),
 		manager.RunnableFunc(r.gauges),
+		r.Credentials,
 	}
 	if certs != nil {
 		runnables = append(runnables, certs)
@@ -126,6 +140,27 @@ func Add(mgr ctrl.Manager, cfg Config) (*Receiver, error) {
 		}
 	}
 	return r, nil
+}
+
+// Ready is the receiver's readiness: it can accept and persist a webhook. Its view of the
+// cluster is synced, the projected credentials were read, and the store takes writes now.
+func (r *Receiver) Ready(cache interface{ WaitForCacheSync(context.Context) bool }) healthz.Checker {
+	return func(req *http.Request) error {
+		if !cache.WaitForCacheSync(req.Context()) {
+			return errors.New("the cache of CoexNumbers and MetaApps is not synced")
+		}
+		if err := r.Credentials.Ready(); err != nil {
+			return err
+		}
+		if c, ok := r.Store.(store.WriteChecker); ok {
+			ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+			defer cancel()
+			if err := c.CheckWritable(ctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+		}
+		return nil
+	}
 }
 
 // Addr is the webhook listener's address.

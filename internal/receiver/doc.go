@@ -30,10 +30,16 @@
 // Each part registers its own metrics; Add wires them to controller-runtime's registry,
 // with the two backlog gauges it measures from the store itself.
 //
-// The receiver shares the manager's ServiceAccount; the markers below list what it uses.
+// The receiver faces the internet, so it has its own ServiceAccount (coex-receiver), whose
+// short-lived token the manager container requests and hands it (package receivertoken);
+// the pod's token, the manager's, is not mounted in the receiver container. The markers below
+// are all that identity may do (config/rbac/receiver/role.yaml): read the two kinds, patch a
+// number's status, record Events, and get the one Secret the manager projects the tenants'
+// credentials into (package receivercreds). It may not list or watch any Secret, nor read one
+// outside the operator's namespace.
 //
 // +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers;metaapps,verbs=get;list;watch
 // +kubebuilder:rbac:groups=whatsapp.coex.dev,resources=coexnumbers/status,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,resourceNames=coex-receiver-credentials,verbs=get
 package receiver

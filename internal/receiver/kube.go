@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,10 +42,13 @@ func IndexFields(ctx context.Context, idx client.FieldIndexer) error {
 
 // Kube answers the receiver's questions from the cluster (through a cache): which CoexNumber a
 // webhook is about (process.Resolver), a MetaApp's credentials (ingest.CredentialSource), and
-// a number's relay endpoint (relay.EndpointFunc). Secrets are read at each question, so
-// rotation needs no restart.
+// a number's relay endpoint (relay.EndpointFunc). Secret values come from Secrets, the
+// projection the manager keeps of exactly the keys the receiver needs (package
+// receivercreds): the receiver holds no right on any tenant's Secret. They are looked up at
+// each question, so a rotation needs no restart.
 type Kube struct {
-	Reader client.Reader
+	Reader  client.Reader
+	Secrets SecretValues
 	// RotationGrace is how long a replaced app secret still verifies webhooks (default 15 min):
 	// Meta keeps retrying deliveries it signed with the old one.
 	RotationGrace time.Duration
@@ -221,14 +223,15 @@ func (k *Kube) Endpoint(stream string) (relay.Endpoint, bool, error) {
 	return relay.Endpoint{URL: spec.URL, Secret: secret}, true, nil
 }
 
+// SecretValues hands out tenant Secret values (receivercreds.Source in production).
+type SecretValues interface {
+	Value(ctx context.Context, namespace, name, key string) ([]byte, bool)
+}
+
 func (k *Kube) secretKey(ctx context.Context, ns string, ref v1.SecretKeySelector) ([]byte, error) {
-	s := &corev1.Secret{}
-	if err := k.Reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, s); err != nil {
-		return nil, fmt.Errorf("secret %s/%s: %w", ns, ref.Name, err)
-	}
-	v := s.Data[ref.Key]
-	if len(v) == 0 {
-		return nil, fmt.Errorf("secret %s/%s has no key %q", ns, ref.Name, ref.Key)
+	v, ok := k.Secrets.Value(ctx, ns, ref.Name, ref.Key)
+	if !ok || len(v) == 0 {
+		return nil, fmt.Errorf("key %q of Secret %s/%s is not among the receiver's credentials (missing, or not projected yet)", ref.Key, ns, ref.Name)
 	}
 	return v, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/coex-operator/coex-operator/internal/receiver/internal/receivertest"
 	"github.com/coex-operator/coex-operator/internal/receiver/store"
 	"github.com/coex-operator/coex-operator/internal/receiver/store/bolt"
+	"github.com/coex-operator/coex-operator/internal/receivercreds"
 	"github.com/coex-operator/coex-operator/internal/webhook"
 )
 
@@ -190,6 +191,42 @@ func TestKubeRotation(t *testing.T) {
 	}
 }
 
+// projection is the receiver's view of the credentials Secret, as a map.
+type projection map[string][]byte
+
+func (p projection) Value(_ context.Context, ns, name, key string) ([]byte, bool) {
+	v, ok := p[receivercreds.Key(ns, name, key)]
+	return v, ok
+}
+
+// projected is what the manager projects for these objects: the receiver sees the keys of
+// Secrets that its MetaApps and CoexNumbers name, and nothing else.
+func projected(t *testing.T, objs ...client.Object) projection {
+	t.Helper()
+	var apps []v1.MetaApp
+	var nums []v1.CoexNumber
+	secrets := map[[2]string]map[string][]byte{}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *v1.MetaApp:
+			apps = append(apps, *o)
+		case *v1.CoexNumber:
+			nums = append(nums, *o)
+		case *corev1.Secret:
+			secrets[[2]string{o.Namespace, o.Name}] = o.Data
+		}
+	}
+	refs, _ := receivercreds.Needed(apps, nums)
+	data, err := receivercreds.Build(refs, func(ns, name string) (map[string][]byte, bool, error) {
+		d, ok := secrets[[2]string{ns, name}]
+		return d, ok, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 func secret(ns, name string, data map[string]string) *corev1.Secret {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
 	for k, v := range data {
@@ -229,7 +266,7 @@ func TestKubeCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := receivertest.NewObjectReader(tc.objs...)
 			r.Err = tc.readerErr
-			k := &Kube{Reader: r}
+			k := &Kube{Reader: r, Secrets: projected(t, tc.objs...)}
 			creds, err := k.Credentials(context.Background(), receivertest.NS, receivertest.App)
 			switch {
 			case tc.wantErr == nil:
@@ -289,7 +326,8 @@ func TestKubeEndpoint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k := &Kube{Reader: receivertest.NewObjectReader(append(tc.objs, keys...)...)}
+			objs := append(tc.objs, keys...)
+			k := &Kube{Reader: receivertest.NewObjectReader(objs...), Secrets: projected(t, objs...)}
 			ep, ok, err := k.Endpoint(receivertest.NS + "/shop")
 			if err != nil {
 				t.Fatal(err)

@@ -27,6 +27,7 @@ var (
 	env         *controlplane.Env
 	kubeconfig  string
 	managerBin  string
+	receiverBin string
 	graphsimBin string
 )
 
@@ -54,6 +55,8 @@ var _ = BeforeSuite(func() {
 	Expect(os.WriteFile(kubeconfig, data, 0o600)).To(Succeed())
 
 	managerBin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/manager")
+	Expect(err).NotTo(HaveOccurred())
+	receiverBin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/receiver")
 	Expect(err).NotTo(HaveOccurred())
 	graphsimBin, err = gexec.Build("github.com/coex-operator/coex-operator/cmd/graphsim")
 	Expect(err).NotTo(HaveOccurred())

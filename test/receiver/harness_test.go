@@ -93,6 +93,8 @@ func newWorldOf(tb testing.TB, b backend, n int, delivery graphsim.DeliveryOptio
 	must(tb, err)
 
 	w := &world{tb: tb, env: env, k8s: k8s, sink: newSink(tb), backend: b}
+	// What the leading manager does in the pod: the receivers read their credentials there.
+	harness.StartCredentialsProjector(tb, env)
 	w.startReceivers(n)
 	w.sim = graphsim.New(graphsim.Options{Seed: 7, Delivery: delivery, BeforeAnswer: func(c graphsim.Call) {
 		if f := w.beforeAnswer.Load(); f != nil {

@@ -187,6 +187,7 @@ func (w *world) number(i int) *v1.CoexNumber {
 // writes its own. It returns once the receiver answers Meta's verification handshake.
 func (w *world) startReceiver() *harness.Process {
 	w.tb.Helper()
+	harness.StartCredentialsProjector(w.tb, w.env)
 	p := harness.New(w.tb, w.env, "receiver")
 	hooks := harness.FreeAddr(w.tb)
 	p.MetricsAddr = harness.FreeAddr(w.tb)

@@ -55,6 +55,14 @@ type Store interface {
 	Close() error
 }
 
+// WriteChecker is a store that can tell whether an Append would be made durable now: the
+// receiver's readiness. A PostgreSQL store checks it reaches a primary that accepts writes
+// (after a failover, the old address may answer as a read-only standby). A store without it
+// (bbolt: the open file is the check) is ready once open.
+type WriteChecker interface {
+	CheckWritable(ctx context.Context) error
+}
+
 // Inbox takes verified bodies.
 type Inbox interface {
 	// Append stores rec durably, setting rec.Seq, before it returns nil.

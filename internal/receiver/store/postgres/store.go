@@ -202,3 +202,16 @@ func signal(ch chan struct{}) {
 func opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
+
+// CheckWritable implements store.WriteChecker: the pool reaches a server that is not in
+// recovery, so an Append now would commit.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	var standby bool
+	if err := s.pool.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	if standby {
+		return errors.New("database is a read-only standby")
+	}
+	return nil
+}
