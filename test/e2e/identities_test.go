@@ -16,6 +16,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -250,6 +251,32 @@ spec:
 		} {
 			Expect(can(denied...)).To(Equal("no"), "the manager may not %v", denied)
 		}
+	})
+
+	It("runs a second replica: its manager is ready without the Lease and reconciles nothing, its receiver gets a token too", func() {
+		holder := func() string {
+			return strings.TrimSpace(adminCtl("get", "lease", "-n", opNS, "coex-operator.whatsapp.coex.dev",
+				"-o", "jsonpath={.spec.holderIdentity}"))
+		}
+		leader := holder()
+		Expect(leader).NotTo(BeEmpty())
+		dir := GinkgoT().TempDir()
+		probes := freeAddr()
+		cmd := exec.Command(managerBin, "--kubeconfig", managerKC, "--leader-elect",
+			"--metrics-bind-address", "0", "--health-probe-bind-address", probes,
+			"--receiver-token-dir", dir)
+		cmd.Env = append(os.Environ(), "POD_NAMESPACE="+opNS)
+		second, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { second.Kill().Wait() })
+		Eventually(func() int { code, _ := harness.Get("http://" + probes + "/readyz"); return code }).Should(Equal(http.StatusOK))
+		Eventually(func() error {
+			_, err := os.Stat(filepath.Join(dir, receivertoken.KubeconfigFile))
+			return err
+		}).Should(Succeed())
+		Expect(manager.Err).To(gbytes.Say("reconcilers started"), "the first manager leads")
+		Consistently(second.Err, 3*time.Second).ShouldNot(gbytes.Say("reconcilers started"))
+		Expect(holder()).To(Equal(leader), "the Lease stays with the first manager")
 	})
 
 	It("prints no secret or token in either log", func() {

@@ -169,7 +169,14 @@ func TestFailover(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if err := s.CheckWritable(ctx); err != nil {
+		t.Fatalf("CheckWritable on the primary = %v", err)
+	}
 	primary.Kill(t)
+	// The receiver's readiness: not ready while no writable primary answers.
+	if err := s.CheckWritable(ctx); err == nil {
+		t.Fatal("CheckWritable with the primary down and the standby not promoted = nil, want an error")
+	}
 	standby.Promote(t)
 
 	start := time.Now()
@@ -187,6 +194,9 @@ func TestFailover(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("Append worked again %v after the promotion, in %d call(s)", time.Since(start).Round(time.Millisecond), attempts)
+	if err := s.CheckWritable(ctx); err != nil {
+		t.Fatalf("CheckWritable after the promotion = %v", err)
+	}
 	b, err := s.Claim(ctx, 10, 0)
 	if err != nil || b == nil {
 		t.Fatalf("Claim after the failover = %v, %v", b, err)
