@@ -10,11 +10,14 @@
 //
 // A value is stored under Key(namespace, secret, key): the tenant Secret's namespace and name
 // and the key within it, joined by "_". Namespaces and Secret names are DNS names, which never
-// hold "_", so a key parses back without ambiguity (the Secret key itself may hold "_").
+// hold "_", so a key parses back without ambiguity (the Secret key itself may hold "_"). One
+// longer than a Secret key may be is hashed (Key).
 package receivercreds
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -49,10 +52,23 @@ type Ref struct {
 // ProjectedKey is r's key in the projection.
 func (r Ref) ProjectedKey() string { return Key(r.Namespace, r.Name, r.Key) }
 
-// Key is the projection key of key in Secret namespace/name.
-func Key(namespace, name, key string) string { return namespace + "_" + name + "_" + key }
+// maxKeyLen is the longest Secret data key the API server takes.
+const maxKeyLen = 253
 
-// ParseKey splits a projection key back into its Ref.
+// Key is the projection key of key in Secret namespace/name. One that would be longer than a
+// Secret key may be (a long Secret name and key) is "h_" and the SHA-256 of the three instead,
+// so no tenant's names can make the projection unwritable; it holds one "_", where every plain
+// key holds two, so the two forms never meet.
+func Key(namespace, name, key string) string {
+	k := namespace + "_" + name + "_" + key
+	if len(k) <= maxKeyLen {
+		return k
+	}
+	sum := sha256.Sum256([]byte(namespace + "/" + name + "/" + key))
+	return "h_" + hex.EncodeToString(sum[:])
+}
+
+// ParseKey splits a plain projection key back into its Ref (a hashed one does not parse).
 func ParseKey(k string) (Ref, bool) {
 	ns, rest, ok1 := strings.Cut(k, "_")
 	name, key, ok2 := strings.Cut(rest, "_")
@@ -134,7 +150,8 @@ func Build(refs []Ref, read SecretData) (map[string][]byte, error) {
 func Retain(old, next map[string][]byte, appSecret map[Ref]bool, until map[string]time.Time, now time.Time, grace time.Duration) map[string]time.Time {
 	kept := map[string]time.Time{}
 	for ref := range appSecret {
-		k, prevKey := ref.ProjectedKey(), ref.ProjectedKey()+PreviousSuffix
+		k := ref.ProjectedKey()
+		prevKey := Ref{Namespace: ref.Namespace, Name: ref.Name, Key: ref.Key + PreviousSuffix}.ProjectedKey()
 		if _, tenant := next[prevKey]; tenant {
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,18 @@ func TestKeyRoundTrip(t *testing.T) {
 		if !ok || got != r {
 			t.Errorf("ParseKey(%q) = %+v, %v; want %+v", r.ProjectedKey(), got, ok, r)
 		}
+	}
+	// Names a tenant may choose that would overflow a Secret key (253) hash instead: the
+	// projection stays writable, and both sides compute the same key.
+	long := Ref{"tenant", strings.Repeat("s", 200), strings.Repeat("k", 100)}
+	if k := long.ProjectedKey(); len(k) > 253 || !strings.HasPrefix(k, "h_") || k != Key(long.Namespace, long.Name, long.Key) {
+		t.Errorf("long key = %q", k)
+	}
+	if prev := (Ref{long.Namespace, long.Name, long.Key + PreviousSuffix}).ProjectedKey(); prev == long.ProjectedKey() || len(prev) > 253 {
+		t.Errorf("the previous value of a long key = %q", prev)
+	}
+	if _, ok := ParseKey(long.ProjectedKey()); ok {
+		t.Error("a hashed key parsed as a plain one")
 	}
 	for _, bad := range []string{"", "ns", "ns_name", "_name_key", "ns__key", "ns_name_"} {
 		if r, ok := ParseKey(bad); ok {
@@ -135,6 +148,18 @@ func TestRetain(t *testing.T) {
 	Retain(map[string][]byte{k: []byte("two"), other: []byte("old")}, v7, app, nil, t0, grace)
 	if _, ok := v7[other+PreviousSuffix]; ok {
 		t.Errorf("a verify token's previous value was kept: %q", v7)
+	}
+}
+
+// TestRetainLongKey: a hashed app secret key keeps its previous value under the key the
+// receiver looks up (the hash of "<key>.previous", not the hash plus a suffix).
+func TestRetainLongKey(t *testing.T) {
+	ref := Ref{"a", strings.Repeat("n", 250), "secret"}
+	old := map[string][]byte{ref.ProjectedKey(): []byte("one")}
+	next := map[string][]byte{ref.ProjectedKey(): []byte("two")}
+	Retain(old, next, map[Ref]bool{ref: true}, nil, time.Now(), time.Minute)
+	if got := next[Key(ref.Namespace, ref.Name, ref.Key+PreviousSuffix)]; string(got) != "one" {
+		t.Errorf("previous value under the receiver's key = %q, want one; projection %q", got, next)
 	}
 }
 
