@@ -43,6 +43,16 @@ type ReceiverCredentialsReconciler struct {
 	Namespace, Name string
 	// Grace keeps a replaced app secret (default DefaultRotationGrace).
 	Grace time.Duration
+
+	// read remembers each tenant Secret's data with the resourceVersion it was read at, so a
+	// rebuild reads again only the Secrets that changed (their versions come from the
+	// metadata cache). Only the leader's single worker touches it.
+	read map[client.ObjectKey]readSecret
+}
+
+type readSecret struct {
+	version string
+	data    map[string][]byte
 }
 
 // SetupWithManager wakes the one request on any MetaApp or CoexNumber spec change and on any
@@ -113,10 +123,12 @@ func (r *ReceiverCredentialsReconciler) Reconcile(ctx context.Context, req ctrl.
 		return ctrl.Result{}, err
 	}
 	refs, appSecret := receivercreds.Needed(apps.Items, nums.Items)
-	data, err := receivercreds.Build(refs, r.readSecret(ctx))
+	used := map[client.ObjectKey]bool{}
+	data, err := receivercreds.Build(refs, r.readSecret(ctx, used))
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	maps.DeleteFunc(r.read, func(k client.ObjectKey, _ readSecret) bool { return !used[k] })
 
 	cur := &corev1.Secret{}
 	err = r.secretReader().Get(ctx, req.NamespacedName, cur)
@@ -163,16 +175,32 @@ func (r *ReceiverCredentialsReconciler) Reconcile(ctx context.Context, req ctrl.
 	return r.requeueForExpiry(until, now), nil
 }
 
-// readSecret reads tenant Secrets past the cache, whose Secrets hold metadata only.
-func (r *ReceiverCredentialsReconciler) readSecret(ctx context.Context) receivercreds.SecretData {
+// readSecret reads a tenant Secret past the cache (which holds Secrets' metadata only), unless
+// the version the metadata cache has is the one read last time.
+// used collects the Secrets read, so that the others are forgotten.
+func (r *ReceiverCredentialsReconciler) readSecret(ctx context.Context, used map[client.ObjectKey]bool) receivercreds.SecretData {
+	if r.read == nil {
+		r.read = map[client.ObjectKey]readSecret{}
+	}
 	return func(ns, name string) (map[string][]byte, bool, error) {
+		key := client.ObjectKey{Namespace: ns, Name: name}
+		used[key] = true
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.Client.Get(ctx, key, meta); err == nil {
+			if prev, ok := r.read[key]; ok && prev.version == meta.ResourceVersion {
+				return prev.data, true, nil
+			}
+		}
 		s := &corev1.Secret{}
-		if err := r.secretReader().Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		if err := r.secretReader().Get(ctx, key, s); err != nil {
+			delete(r.read, key)
 			if apierrors.IsNotFound(err) {
 				return nil, false, nil
 			}
 			return nil, false, err
 		}
+		r.read[key] = readSecret{version: s.ResourceVersion, data: s.Data}
 		return s.Data, true, nil
 	}
 }
